@@ -283,7 +283,7 @@ mod tests {
 
     #[test]
     fn a_single_heavy_device_cannot_hold_two_replicas() {
-        let devs = vec![
+        let devs = [
             dev(0, 1, 1, "a", 100.0),
             dev(1, 1, 1, "b", 1.0),
             dev(2, 1, 1, "c", 1.0),

@@ -1,4 +1,5 @@
 //! Properties of rebalanced rings, checked over random topologies.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeSet, HashSet};
 

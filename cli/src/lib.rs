@@ -1,0 +1,60 @@
+//! The `stratus` command: parses the command line and hands each
+//! subcommand to the crate that does the work. Today: `stratus ring`, the
+//! ring builder with swift-ring-builder's syntax.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod ring_cmd;
+
+pub use ring_cmd::Exit;
+
+#[derive(Debug, Parser)]
+#[command(name = "stratus", version, about = "Stratus: object and block storage cloud")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build and inspect rings, with swift-ring-builder's commands and syntax.
+    ///
+    /// stratus ring <builder> create <part_power> <replicas> <min_part_hours>
+    ///   | add r<region>z<zone>-<ip>:<port>[R<ip>:<port>]/<device>[_<meta>] <weight> ...
+    ///   | add --region R --zone Z --ip IP --port P --device D --weight W
+    ///   | remove <search-value> ...  | set_weight <search-value> <weight> ...
+    ///   | set_info <search-value> <ip>:<port>[R<ip>:<port>]/<device>_<meta>
+    ///   | set_overload <overload>[%] | set_min_part_hours <hours> | set_replicas <n>
+    ///   | rebalance [--seed N] | pretend_min_part_hours_passed | dispersion [--verbose]
+    ///   | search <search-value> | write_ring | validate | (nothing: summary)
+    #[command(verbatim_doc_comment)]
+    Ring {
+        /// The builder file, e.g. object.builder; the ring goes to object.ring.
+        builder: PathBuf,
+        /// The command and its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+/// Runs the command line `args` (program name first) and returns the exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let exit = match cli.command {
+        Command::Ring { builder, args } => ring_cmd::run(&builder, &args, &mut out),
+    };
+    let _ = out.flush();
+    exit.into()
+}
