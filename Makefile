@@ -1,0 +1,10 @@
+.PHONY: run test bench-ring
+# Installs what is needed, builds, and lays out a local cluster's rings.
+run:
+	scripts/run.sh
+# Installs what is needed and runs formatting, lints and every test.
+test:
+	scripts/test.sh
+# Stratus vs OpenStack swift-ring-builder, same ring, one run.
+bench-ring:
+	bench/ring-vs-swift.sh
