@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 PART_POWER=${1:-16} REGIONS=${2:-3} ZONES=${3:-4} DEVS=${4:-10}
 SWIFT_VERSION=2.38.3
 
+command -v bc >/dev/null || { echo "ring-vs-swift: needs bc (apt-get install bc)" >&2; exit 2; }
 venv=bench/.peers/swift-venv
 if [ ! -x "$venv/bin/swift-ring-builder" ]; then
     python3 -m venv "$venv"

@@ -68,7 +68,10 @@ fn create_add_rebalance_writes_a_ring_servers_can_load() {
     let d = Dir::new();
     d.three_zones();
     let out = d.ok(&["rebalance", "--seed", "3"], 0);
-    assert!(out.starts_with("Reassigned 256 (100.00%) partitions."), "{out}");
+    assert!(
+        out.starts_with("Reassigned 256 (100.00%) partitions."),
+        "{out}"
+    );
     let ring = Ring::from_bytes(&read(&d.ring())).unwrap();
     assert_eq!(ring.devices().count(), 6);
     let (_, nodes) = ring.get_nodes(RingPath::Object("AUTH_a", "c", "o"));
@@ -97,7 +100,24 @@ fn min_part_hours_blocks_moves_until_pretended_passed() {
     let d = Dir::new();
     d.three_zones();
     d.ok(&["rebalance", "--seed", "1"], 0);
-    d.ok(&["add", "--region", "1", "--zone", "4", "--ip", "127.0.0.4", "--port", "6200", "--device", "sd1", "--weight", "100"], 0);
+    d.ok(
+        &[
+            "add",
+            "--region",
+            "1",
+            "--zone",
+            "4",
+            "--ip",
+            "127.0.0.4",
+            "--port",
+            "6200",
+            "--device",
+            "sd1",
+            "--weight",
+            "100",
+        ],
+        0,
+    );
     // Device changed but min_part_hours keeps every partition where it is,
     // and the new device sits empty: a warning, as swift-ring-builder gives.
     let out = d.ok(&["rebalance", "--seed", "1"], 1);
@@ -117,14 +137,20 @@ fn remove_set_weight_set_info_and_search() {
     d.ok(&["set_weight", "z1-127.0.0.1:6201/sd1", "50"], 0);
     d.ok(&["set_info", "d1", "127.0.0.9:7000/sdz_moved"], 0);
     let found = d.ok(&["search", "/sdz"], 0);
-    assert!(found.contains("127.0.0.9:7000") && found.contains("moved"), "{found}");
+    assert!(
+        found.contains("127.0.0.9:7000") && found.contains("moved"),
+        "{found}"
+    );
     d.ok(&["remove", "d5"], 0);
     d.ok(&["pretend_min_part_hours_passed"], 0);
     d.ok(&["rebalance", "--seed", "2"], 0);
     let ring = Ring::from_bytes(&read(&d.ring())).unwrap();
     assert!(ring.device(5).is_none(), "removed device is gone");
     assert_eq!(ring.device(0).unwrap().weight, 50.0);
-    assert_eq!(d.ok(&["search", "d5"], 1).trim(), "No matching devices found");
+    assert_eq!(
+        d.ok(&["search", "d5"], 1).trim(),
+        "No matching devices found"
+    );
 }
 
 #[test]
@@ -178,7 +204,17 @@ fn too_few_devices_and_corrupt_builders_are_errors() {
 fn same_seed_gives_byte_identical_rings() {
     let (a, b) = (Dir::new(), Dir::new());
     for d in [&a, &b] {
-        d.ok(&["create", "10", "3", "1", "--hash-key", "000102030405060708090a0b0c0d0e0f"], 0);
+        d.ok(
+            &[
+                "create",
+                "10",
+                "3",
+                "1",
+                "--hash-key",
+                "000102030405060708090a0b0c0d0e0f",
+            ],
+            0,
+        );
         for i in 0..8 {
             let dev = format!("r{}z{}-10.0.0.{i}:6200/sd{i}", i % 2 + 1, i % 4 + 1);
             d.ok(&["add", &dev, &(100 + i * 10).to_string()], 0);

@@ -11,7 +11,8 @@ use stratus_ring::{Path, RebalanceOptions};
 
 fn lookup(c: &mut Criterion) {
     let mut b = cluster_builder(20, 3.0, 3, 4, 10).expect("builder");
-    b.rebalance(RebalanceOptions { seed: 1, now: 0 }).expect("rebalance");
+    b.rebalance(RebalanceOptions { seed: 1, now: 0 })
+        .expect("rebalance");
     let ring = b.to_ring().expect("ring");
     let names: Vec<String> = (0..4096).map(|i| format!("object-{i:08}")).collect();
     let mut group = c.benchmark_group("ring");
@@ -31,12 +32,17 @@ fn lookup(c: &mut Criterion) {
 
 fn rebalance(c: &mut Criterion) {
     let mut group = c.benchmark_group("ring");
-    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
     let fresh = cluster_builder(20, 3.0, 3, 4, 10).expect("builder");
     group.bench_function("rebalance/part_power_20/120_devices", |bench| {
         bench.iter_batched(
             || fresh.clone(),
-            |mut b| b.rebalance(RebalanceOptions { seed: 1, now: 0 }).expect("rebalance"),
+            |mut b| {
+                b.rebalance(RebalanceOptions { seed: 1, now: 0 })
+                    .expect("rebalance")
+            },
             BatchSize::LargeInput,
         );
     });

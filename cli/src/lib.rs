@@ -14,7 +14,11 @@ mod ring_cmd;
 pub use ring_cmd::Exit;
 
 #[derive(Debug, Parser)]
-#[command(name = "stratus", version, about = "Stratus: object and block storage cloud")]
+#[command(
+    name = "stratus",
+    version,
+    about = "Stratus: object and block storage cloud"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

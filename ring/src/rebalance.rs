@@ -151,7 +151,11 @@ impl RingBuilder {
         for (row, devs) in self.rows.iter_mut().enumerate() {
             for (part, dev) in devs.iter_mut().enumerate() {
                 if tree.path(*dev).is_none() {
-                    out.push(Gathered { part, row, from: *dev });
+                    out.push(Gathered {
+                        part,
+                        row,
+                        from: *dev,
+                    });
                     *dev = NO_DEV;
                     taken[part] = true;
                 }

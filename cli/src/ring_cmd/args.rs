@@ -115,7 +115,8 @@ impl<'a> Args<'a> {
 
 /// `add --region 1 --zone 2 --ip 10.0.0.1 --port 6200 --device sdb --weight 100`.
 pub(super) fn new_device_from_flags(a: &mut Args<'_>) -> Result<NewDevice, CmdError> {
-    let required = |v: Option<String>, name: &str| v.ok_or_else(|| usage(format!("add needs {name}")));
+    let required =
+        |v: Option<String>, name: &str| v.ok_or_else(|| usage(format!("add needs {name}")));
     let id = a.option_number("--id")?;
     let region = a.option_number("--region")?.unwrap_or(1);
     let zone = a

@@ -75,14 +75,22 @@ fn dispatch(path: &Path, args: &[String], out: &mut dyn Write) -> Result<Exit, C
     let exit = match command.as_str() {
         "create" => create(path, &mut a)?,
         "add" => edit(path, |b| add(b, &mut a, out))?,
-        "remove" => edit(path, |b| for_each_search(b, &mut a, out, "removal", |b, id| b.remove_dev(id)))?,
+        "remove" => edit(path, |b| {
+            for_each_search(b, &mut a, out, "removal", |b, id| b.remove_dev(id))
+        })?,
         "set_weight" => edit(path, |b| set_weight(b, &mut a, out))?,
         "set_info" => edit(path, |b| set_info(b, &mut a, out))?,
         "set_overload" => edit(path, |b| {
             let text = a.positional("overload")?;
             let value = parse_percent(&text)?;
             b.set_overload(value)?;
-            say(out, &format!("The overload factor is now {:.2}% ({value:.6})", value * 100.0))
+            say(
+                out,
+                &format!(
+                    "The overload factor is now {:.2}% ({value:.6})",
+                    value * 100.0
+                ),
+            )
         })?,
         "set_min_part_hours" => edit(path, |b| {
             let hours = a.number::<u32>("hours")?;
@@ -128,7 +136,11 @@ fn dispatch(path: &Path, args: &[String], out: &mut dyn Write) -> Result<Exit, C
             b.to_ring()?;
             Exit::Success
         }
-        other => return Err(usage(format!("unknown command {other:?}; see `stratus ring --help`"))),
+        other => {
+            return Err(usage(format!(
+                "unknown command {other:?}; see `stratus ring --help`"
+            )))
+        }
     };
     Ok(exit)
 }
@@ -171,13 +183,18 @@ fn add(b: &mut RingBuilder, a: &mut Args, out: &mut dyn Write) -> Result<(), Cmd
         devs
     };
     if devices.is_empty() {
-        return Err(usage("add needs <device> <weight> (or --region … --weight)"));
+        return Err(usage(
+            "add needs <device> <weight> (or --region … --weight)",
+        ));
     }
     a.finish()?;
     for dev in devices {
         let id = b.add_dev(dev)?;
         if let Some(d) = b.device(id) {
-            say(out, &format!("Device {} with {} weight got id {id}", d.label(), d.weight))?;
+            say(
+                out,
+                &format!("Device {} with {} weight got id {id}", d.label(), d.weight),
+            )?;
         }
     }
     Ok(())
@@ -186,7 +203,11 @@ fn add(b: &mut RingBuilder, a: &mut Args, out: &mut dyn Write) -> Result<(), Cmd
 fn set_weight(b: &mut RingBuilder, a: &mut Args, out: &mut dyn Write) -> Result<(), CmdError> {
     let mut pairs = Vec::new();
     if let Some(value) = a.search_from_flags()? {
-        pairs.push((value, a.option_number::<f64>("--weight")?.ok_or_else(|| usage("--weight is required"))?));
+        pairs.push((
+            value,
+            a.option_number::<f64>("--weight")?
+                .ok_or_else(|| usage("--weight is required"))?,
+        ));
     }
     while a.peek().is_some() {
         let value = SearchValue::parse(&a.positional("search value")?)?;
@@ -305,8 +326,7 @@ fn say(out: &mut dyn Write, line: &str) -> Result<(), CmdError> {
 
 fn load(path: &Path) -> Result<RingBuilder, CmdError> {
     let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
-    RingBuilder::from_bytes(&bytes)
-        .map_err(|e| usage(format!("{}: {e}", path.display())))
+    RingBuilder::from_bytes(&bytes).map_err(|e| usage(format!("{}: {e}", path.display())))
 }
 
 fn save(path: &Path, b: &RingBuilder) -> Result<(), CmdError> {
@@ -365,7 +385,8 @@ fn parse_key(hex: &str) -> Result<[u8; 16], CmdError> {
     }
     let mut key = [0u8; 16];
     for (i, byte) in key.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16).map_err(|_| bad())?;
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16)
+            .map_err(|_| bad())?;
     }
     Ok(key)
 }

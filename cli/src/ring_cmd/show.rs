@@ -26,7 +26,12 @@ pub(super) fn summary(
     } else {
         0.0
     };
-    writeln!(out, "{}, build version {}", builder_path.display(), b.version())?;
+    writeln!(
+        out,
+        "{}, build version {}",
+        builder_path.display(),
+        b.version()
+    )?;
     writeln!(
         out,
         "{} partitions, {:.6} replicas, {regions} regions, {zones} zones, {} devices, {:.2} balance, {dispersion:.2} dispersion",
@@ -65,7 +70,9 @@ fn ring_status(ring_path: &Path, b: &RingBuilder) -> String {
     let current = b.to_ring().map(|r| r.to_bytes()).ok();
     match Ring::from_bytes(&bytes) {
         Err(e) => format!("Ring file {name} is invalid: {e}"),
-        Ok(_) if current.as_deref() == Some(&bytes[..]) => format!("Ring file {name} is up-to-date"),
+        Ok(_) if current.as_deref() == Some(&bytes[..]) => {
+            format!("Ring file {name} is up-to-date")
+        }
         Ok(_) => format!("Ring file {name} is obsolete"),
     }
 }
@@ -116,7 +123,11 @@ pub(super) fn dispersion(b: &RingBuilder, verbose: bool, out: &mut dyn Write) ->
         report.parts_at_risk,
         b.parts()
     )?;
-    writeln!(out, "{:<32} {:>7} {:>8} {:>9}  replicas→partitions", "Tier", "Level", "Max", "Over")?;
+    writeln!(
+        out,
+        "{:<32} {:>7} {:>8} {:>9}  replicas→partitions",
+        "Tier", "Level", "Max", "Over"
+    )?;
     for t in report.tiers.iter().filter(|t| verbose || t.parts_over > 0) {
         let histogram: Vec<String> = t.histogram.iter().map(usize::to_string).collect();
         writeln!(
