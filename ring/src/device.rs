@@ -105,7 +105,7 @@ pub(crate) fn validate_weight(weight: f64) -> Result<(), RingError> {
 }
 
 /// IPv6 addresses are shown in brackets so the port stays unambiguous.
-pub(crate) fn display_ip(ip: &str) -> String {
+pub fn display_ip(ip: &str) -> String {
     if ip.contains(':') {
         format!("[{ip}]")
     } else {

@@ -24,7 +24,7 @@ mod rng;
 mod tiers;
 
 pub use builder::{RingBuilder, MAX_PART_POWER};
-pub use device::{DevId, Device, NewDevice, MAX_DEVICES};
+pub use device::{display_ip, DevId, Device, NewDevice, MAX_DEVICES};
 pub use error::RingError;
 pub use format::FormatError;
 pub use hash::{Path, PathHasher};

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use stratus_ring::{Device, Ring, RingBuilder};
+use stratus_ring::{display_ip, Device, Ring, RingBuilder};
 
 pub(super) fn summary(
     builder_path: &Path,
@@ -92,8 +92,8 @@ pub(super) fn devices(b: &RingBuilder, devs: &[&Device], out: &mut dyn Write) ->
             d.id,
             d.region,
             d.zone,
-            format!("{}:{}", bracket(&d.ip), d.port),
-            format!("{}:{}", bracket(&d.replication_ip), d.replication_port),
+            format!("{}:{}", display_ip(&d.ip), d.port),
+            format!("{}:{}", display_ip(&d.replication_ip), d.replication_port),
             d.device,
             d.weight,
             held,
@@ -141,12 +141,4 @@ pub(super) fn dispersion(b: &RingBuilder, verbose: bool, out: &mut dyn Write) ->
         )?;
     }
     Ok(())
-}
-
-fn bracket(ip: &str) -> String {
-    if ip.contains(':') {
-        format!("[{ip}]")
-    } else {
-        ip.to_string()
-    }
 }
