@@ -1,6 +1,7 @@
 //! The `stratus` command: parses the command line and hands each
-//! subcommand to the crate that does the work. Today: `stratus ring`, the
-//! ring builder with swift-ring-builder's syntax.
+//! subcommand to the crate that does the work: `stratus ring` (the ring
+//! builder, with swift-ring-builder's syntax) and `stratus storage` (a
+//! storage node).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -10,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod ring_cmd;
+mod storage_cmd;
 
 pub use ring_cmd::Exit;
 
@@ -44,6 +46,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run a storage node: object, container and account servers over the
+    /// devices (directories) under --devices.
+    Storage(storage_cmd::StorageArgs),
 }
 
 /// Runs the command line `args` (program name first) and returns the exit code.
@@ -58,6 +63,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let exit = match cli.command {
         Command::Ring { builder, args } => ring_cmd::run(&builder, &args, &mut out),
+        Command::Storage(args) => storage_cmd::run(args),
     };
     let _ = out.flush();
     exit.into()

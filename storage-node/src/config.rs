@@ -1,0 +1,89 @@
+//! Storage node configuration (TOML, unknown keys refused).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::engine::EngineKind;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Object server address (internal API: proxies and other nodes only).
+    pub bind: SocketAddr,
+    /// Container server address.
+    pub container_bind: SocketAddr,
+    /// Account server address.
+    pub account_bind: SocketAddr,
+    /// Every directory directly under this one is a device.
+    pub devices: PathBuf,
+    /// `auto` (io_uring if available), `io_uring` or `sync`.
+    pub engine: EngineKind,
+    /// PUTs are refused with 507 when they would leave less free space.
+    pub reserve_bytes: u64,
+    /// How long an object server waits for a container server before it
+    /// queues the update on disk instead.
+    pub container_update_timeout_ms: u64,
+    /// How often queued container updates are retried.
+    pub updater_interval_secs: u64,
+    /// How often changed container totals are reported to accounts.
+    pub account_report_interval_ms: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 6200)),
+            container_bind: SocketAddr::from(([127, 0, 0, 1], 6201)),
+            account_bind: SocketAddr::from(([127, 0, 0, 1], 6202)),
+            devices: PathBuf::from("/srv/node"),
+            engine: EngineKind::Auto,
+            reserve_bytes: 0,
+            container_update_timeout_ms: 1000,
+            updater_interval_secs: 30,
+            account_report_interval_ms: 1000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+}
+
+impl StorageConfig {
+    pub fn load(path: &std::path::Path) -> Result<StorageConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.into(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_refuses_unknown_keys() {
+        let c: StorageConfig =
+            toml::from_str("bind = \"127.0.0.1:0\"\nengine = \"sync\"\n").unwrap();
+        assert_eq!(c.engine, EngineKind::Sync);
+        assert!(toml::from_str::<StorageConfig>("bogus = 1").is_err());
+        assert!(toml::from_str::<StorageConfig>("engine = \"fast\"").is_err());
+    }
+}

@@ -1,0 +1,192 @@
+//! Large objects: one file each, written in 1 MiB chunks, each chunk's
+//! crc32c kept in a trailer so any range can be verified on read.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+
+use super::io::DiskIo;
+use super::record::{large_header, LARGE_CHUNK, LARGE_HEADER_LEN, LARGE_MAGIC};
+use super::StoreError;
+
+pub fn path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("{id:016x}.large"))
+}
+
+pub fn parse_name(name: &str) -> Option<u64> {
+    name.strip_suffix(".large")
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+}
+
+/// Streams one object into its own file; nothing refers to the file until
+/// the commit that makes it durable.
+#[derive(Debug)]
+pub struct LargeWriter {
+    id: u64,
+    path: PathBuf,
+    file: Arc<File>,
+    io: Arc<dyn DiskIo>,
+    pending: BytesMut,
+    written: u64,
+    crcs: Vec<u8>,
+    committed: bool,
+}
+
+impl LargeWriter {
+    pub fn create(dir: &Path, io: Arc<dyn DiskIo>) -> Result<LargeWriter, StoreError> {
+        let mut raw = [0u8; 8];
+        getrandom::fill(&mut raw)
+            .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?;
+        let id = u64::from_le_bytes(raw);
+        let path = path(dir, id);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(StoreError::from_io)?;
+        std::os::unix::fs::FileExt::write_all_at(&file, &large_header(), 0)
+            .map_err(StoreError::from_io)?;
+        Ok(LargeWriter {
+            id,
+            path,
+            file: Arc::new(file),
+            io,
+            pending: BytesMut::with_capacity(LARGE_CHUNK),
+            written: 0,
+            crcs: Vec::new(),
+            committed: false,
+        })
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn file(&self) -> Arc<File> {
+        // Once handed to a commit, the file belongs to the index.
+        self.file.clone()
+    }
+
+    pub fn mark_committed(&mut self) {
+        self.committed = true;
+    }
+
+    /// Buffers `data`, writing out every full chunk.
+    pub async fn write(&mut self, mut data: &[u8]) -> Result<(), StoreError> {
+        while !data.is_empty() {
+            let take = (LARGE_CHUNK - self.pending.len()).min(data.len());
+            self.pending.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.pending.len() == LARGE_CHUNK {
+                self.flush_chunk().await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn flush_chunk(&mut self) -> Result<(), StoreError> {
+        let chunk = self.pending.split().freeze();
+        self.crcs
+            .extend_from_slice(&crc32c::crc32c(&chunk).to_le_bytes());
+        let at = LARGE_HEADER_LEN + self.written;
+        self.written += chunk.len() as u64;
+        self.io
+            .write_at(self.file.clone(), at, chunk)
+            .await
+            .map_err(StoreError::from_io)?;
+        self.pending.reserve(LARGE_CHUNK);
+        Ok(())
+    }
+
+    /// Writes the last chunk and the checksum trailer; returns the size.
+    pub async fn finish(&mut self) -> Result<u64, StoreError> {
+        if !self.pending.is_empty() {
+            self.flush_chunk().await?;
+        }
+        let mut trailer = std::mem::take(&mut self.crcs);
+        trailer.extend_from_slice(LARGE_MAGIC);
+        let at = LARGE_HEADER_LEN + self.written;
+        self.io
+            .write_at(self.file.clone(), at, Bytes::from(trailer))
+            .await
+            .map_err(StoreError::from_io)?;
+        Ok(self.written)
+    }
+}
+
+impl Drop for LargeWriter {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Reads a large object chunk by chunk, verifying each chunk's checksum.
+#[derive(Debug)]
+pub struct LargeReader {
+    file: Arc<File>,
+    size: u64,
+    io: Arc<dyn DiskIo>,
+}
+
+impl LargeReader {
+    pub fn open(
+        dir: &Path,
+        id: u64,
+        size: u64,
+        io: Arc<dyn DiskIo>,
+    ) -> Result<LargeReader, StoreError> {
+        let file = File::open(path(dir, id)).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                StoreError::Corrupt("large object file missing")
+            } else {
+                StoreError::Io(e)
+            }
+        })?;
+        Ok(LargeReader {
+            file: Arc::new(file),
+            size,
+            io,
+        })
+    }
+
+    pub fn chunks(&self) -> u64 {
+        self.size.div_ceil(LARGE_CHUNK as u64)
+    }
+
+    pub fn chunk_range(&self, start: u64, end: u64) -> std::ops::Range<u64> {
+        start / LARGE_CHUNK as u64..end.div_ceil(LARGE_CHUNK as u64)
+    }
+
+    /// Chunk `i` (its offset in the object is `i * 1 MiB`), verified.
+    pub async fn read_chunk(&self, i: u64) -> Result<Bytes, StoreError> {
+        let start = i * LARGE_CHUNK as u64;
+        if start >= self.size {
+            return Err(StoreError::Corrupt("chunk beyond object"));
+        }
+        let len = (self.size - start).min(LARGE_CHUNK as u64) as usize;
+        let data = self
+            .io
+            .read_at(self.file.clone(), LARGE_HEADER_LEN + start, len);
+        let crc = self
+            .io
+            .read_at(self.file.clone(), LARGE_HEADER_LEN + self.size + 4 * i, 4);
+        let (data, crc) = (data.await, crc.await);
+        let map = |e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                StoreError::Corrupt("large object file truncated")
+            } else {
+                StoreError::Io(e)
+            }
+        };
+        let (data, crc) = (data.map_err(map)?, crc.map_err(map)?);
+        if crc32c::crc32c(&data).to_le_bytes()[..] != crc[..] {
+            return Err(StoreError::Corrupt("large object chunk checksum"));
+        }
+        Ok(Bytes::from(data))
+    }
+}

@@ -1,0 +1,477 @@
+//! The node's internal HTTP API, shaped like Swift's backend servers:
+//! `/<device>/<partition>/<account>[/<container>[/<object>]]`.
+//!
+//! Requests are parsed into a typed [`Target`] here; the handlers in
+//! `object`, `container` and `account` act on those types.
+
+mod body;
+mod db;
+mod listing_format;
+mod meta;
+mod object;
+mod ranges;
+pub mod update;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+pub use self::body::Body;
+use crate::config::StorageConfig;
+use crate::device::{Device, Devices};
+use crate::engine::StoreError;
+use crate::timestamp::Timestamp;
+
+pub type Request = http::Request<Incoming>;
+pub type Response = http::Response<Body>;
+
+/// Swift's name limits.
+pub const MAX_ACCOUNT_NAME: usize = 256;
+pub const MAX_CONTAINER_NAME: usize = 256;
+pub const MAX_OBJECT_NAME: usize = 1024;
+
+/// Shared state of one storage node process.
+#[derive(Debug)]
+pub struct Node {
+    pub devices: Devices,
+    pub config: StorageConfig,
+    /// Containers whose totals changed since they were last reported to
+    /// their account servers: (device, `/account/container`).
+    dirty: Mutex<HashSet<(String, String)>>,
+}
+
+impl Node {
+    pub fn new(devices: Devices, config: StorageConfig) -> Node {
+        Node {
+            devices,
+            config,
+            dirty: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn dirty_container(&self, dev: &Device, path: &str) {
+        if let Ok(mut d) = self.dirty.lock() {
+            d.insert((dev.name.clone(), path.to_string()));
+        }
+    }
+
+    /// Reports changed container totals to the account servers each
+    /// container was created with.
+    pub async fn report_dirty(&self) {
+        let dirty: Vec<(String, String)> = match self.dirty.lock() {
+            Ok(mut d) => d.drain().collect(),
+            Err(_) => return,
+        };
+        for (device, path) in dirty {
+            let Some(dev) = self.devices.get(&device) else {
+                continue;
+            };
+            let Ok(Some(info)) = dev.containers.info(&path) else {
+                continue;
+            };
+            db::report(self, &dev, &path, &info).await;
+        }
+    }
+}
+
+/// Which of the three servers a listener is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    Object,
+    Container,
+    Account,
+}
+
+/// What a request addresses, decoded and length-checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Partition {
+        device: String,
+        partition: u32,
+        suffixes: Vec<String>,
+    },
+    Account {
+        device: String,
+        partition: u32,
+        account: String,
+    },
+    Container {
+        device: String,
+        partition: u32,
+        account: String,
+        container: String,
+    },
+    Object {
+        device: String,
+        partition: u32,
+        account: String,
+        container: String,
+        object: String,
+    },
+}
+
+impl Target {
+    pub fn device(&self) -> &str {
+        match self {
+            Target::Partition { device, .. }
+            | Target::Account { device, .. }
+            | Target::Container { device, .. }
+            | Target::Object { device, .. } => device,
+        }
+    }
+
+    /// Parses a raw request path. `replicate` selects the partition form.
+    pub fn parse(raw: &str, replicate: bool) -> Result<Target, Response> {
+        let bad = |msg: &str| Err(text(StatusCode::BAD_REQUEST, msg));
+        let Some(rest) = raw.strip_prefix('/') else {
+            return bad("Invalid path");
+        };
+        let parts: Vec<&str> = rest.splitn(5, '/').collect();
+        let decode = |s: &str| -> Result<String, Response> {
+            let d = percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map_err(|_| {
+                    text(
+                        StatusCode::PRECONDITION_FAILED,
+                        "Invalid UTF8 or contains NULL",
+                    )
+                })?;
+            if d.contains('\0') {
+                return Err(text(
+                    StatusCode::PRECONDITION_FAILED,
+                    "Invalid UTF8 or contains NULL",
+                ));
+            }
+            Ok(d.into_owned())
+        };
+        if parts.len() < 2 || parts[0].is_empty() {
+            return bad("Invalid path");
+        }
+        let device = decode(parts[0])?;
+        if device.contains("..") {
+            return bad("Invalid device");
+        }
+        let Ok(partition) = parts[1].parse::<u32>() else {
+            return bad("Invalid partition");
+        };
+        if replicate {
+            let suffixes = if parts.len() > 2 {
+                parts[2..]
+                    .join("/")
+                    .split('-')
+                    .map(str::to_string)
+                    .collect()
+            } else {
+                vec![]
+            };
+            return Ok(Target::Partition {
+                device,
+                partition,
+                suffixes,
+            });
+        }
+        let names: Vec<String> = parts[2..]
+            .iter()
+            .map(|s| decode(s))
+            .collect::<Result<_, _>>()?;
+        match names.as_slice() {
+            [a] if valid(a, MAX_ACCOUNT_NAME) => Ok(Target::Account {
+                device,
+                partition,
+                account: a.clone(),
+            }),
+            [a, c] if valid(a, MAX_ACCOUNT_NAME) && valid(c, MAX_CONTAINER_NAME) => {
+                Ok(Target::Container {
+                    device,
+                    partition,
+                    account: a.clone(),
+                    container: c.clone(),
+                })
+            }
+            [a, c, o]
+                if valid(a, MAX_ACCOUNT_NAME)
+                    && valid(c, MAX_CONTAINER_NAME)
+                    && valid(o, MAX_OBJECT_NAME) =>
+            {
+                Ok(Target::Object {
+                    device,
+                    partition,
+                    account: a.clone(),
+                    container: c.clone(),
+                    object: o.clone(),
+                })
+            }
+            [_, _, o] if o.len() > MAX_OBJECT_NAME => bad("Object name length exceeds the limit"),
+            [_, c, ..] if c.len() > MAX_CONTAINER_NAME => {
+                bad("Container name length exceeds the limit")
+            }
+            _ => bad("Invalid path"),
+        }
+    }
+}
+
+fn valid(name: &str, max: usize) -> bool {
+    !name.is_empty() && name.len() <= max
+}
+
+pub fn text(status: StatusCode, body: &str) -> Response {
+    let mut r = http::Response::new(Body::full(Bytes::from(format!("{body}\n"))));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+pub fn empty(status: StatusCode) -> Response {
+    let mut r = http::Response::new(Body::empty());
+    *r.status_mut() = status;
+    r
+}
+
+/// The response for an engine error (the one place they map to statuses).
+pub fn store_error(e: &StoreError) -> Response {
+    match e {
+        StoreError::NotFound => text(StatusCode::NOT_FOUND, "Not Found"),
+        StoreError::Conflict(ts) => {
+            let mut r = empty(StatusCode::CONFLICT);
+            set(&mut r, "x-backend-timestamp", &ts.to_string());
+            r
+        }
+        StoreError::Full => text(StatusCode::INSUFFICIENT_STORAGE, "Insufficient Storage"),
+        other => {
+            tracing::error!(error = %other, "storage error");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
+    }
+}
+
+pub fn set(r: &mut Response, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        r.headers_mut().insert(name, v);
+    }
+}
+
+pub fn header<'a>(req: &'a http::request::Parts, name: &str) -> Option<&'a str> {
+    req.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `X-Timestamp`, required on every write.
+pub fn request_timestamp(req: &http::request::Parts) -> Result<Timestamp, Response> {
+    match header(req, "x-timestamp") {
+        None => Err(text(StatusCode::BAD_REQUEST, "Missing timestamp")),
+        Some(s) => {
+            Timestamp::parse(s).ok_or_else(|| text(StatusCode::BAD_REQUEST, "Invalid X-Timestamp"))
+        }
+    }
+}
+
+/// Binds the object, container and account listeners and serves until
+/// the process ends.
+pub async fn run(config: StorageConfig) -> std::io::Result<()> {
+    let listeners = [
+        (TcpListener::bind(config.bind).await?, ServerKind::Object),
+        (
+            TcpListener::bind(config.container_bind).await?,
+            ServerKind::Container,
+        ),
+        (
+            TcpListener::bind(config.account_bind).await?,
+            ServerKind::Account,
+        ),
+    ];
+    let node = Arc::new(Node::new(
+        Devices::open_all(&config.devices, config.engine)?,
+        config,
+    ));
+    start(node, listeners).await
+}
+
+/// Serves already-bound listeners (tests bind port 0 and read the ports).
+pub async fn start(
+    node: Arc<Node>,
+    listeners: [(TcpListener, ServerKind); 3],
+) -> std::io::Result<()> {
+    update::spawn_updater(node.clone());
+    let mut tasks = Vec::new();
+    for (l, kind) in listeners {
+        tracing::info!(addr = %l.local_addr()?, ?kind, "storage node listening");
+        tasks.push(tokio::spawn(serve(l, node.clone(), kind)));
+    }
+    for t in tasks {
+        t.await.map_err(std::io::Error::other)??;
+    }
+    Ok(())
+}
+
+pub async fn serve(
+    listener: TcpListener,
+    node: Arc<Node>,
+    kind: ServerKind,
+) -> std::io::Result<()> {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let node = node.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let node = node.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(node, kind, req, peer).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc);
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended");
+            }
+        });
+    }
+}
+
+async fn handle(node: Arc<Node>, kind: ServerKind, req: Request, peer: SocketAddr) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let span = tracing::info_span!("request", ?kind, %method, %path, %peer,
+        txn = req.headers().get("x-trans-id").and_then(|v| v.to_str().ok()).unwrap_or("-"));
+    let _e = span.enter();
+    let started = std::time::Instant::now();
+    let resp = route(&node, kind, req).await;
+    tracing::debug!(
+        status = resp.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "done"
+    );
+    resp
+}
+
+async fn route(node: &Node, kind: ServerKind, req: Request) -> Response {
+    if req.uri().path() == "/healthcheck" {
+        return text(StatusCode::OK, "OK");
+    }
+    let replicate = req.method().as_str() == "REPLICATE";
+    let target = match Target::parse(req.uri().path(), replicate) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let Some(dev) = node.devices.get(target.device()) else {
+        return text(StatusCode::INSUFFICIENT_STORAGE, "Insufficient Storage");
+    };
+    use db::Level;
+    match (kind, target) {
+        (ServerKind::Object, Target::Partition { partition, .. }) => {
+            replicate_partition(&dev, partition)
+        }
+        (
+            ServerKind::Object,
+            Target::Object {
+                partition,
+                account,
+                container,
+                object,
+                ..
+            },
+        ) => {
+            let path = format!("/{account}/{container}/{object}");
+            object::handle(node, &dev, partition, &path, req).await
+        }
+        (
+            ServerKind::Container,
+            Target::Container {
+                account, container, ..
+            },
+        ) => {
+            db::handle(
+                node,
+                &dev,
+                Level::Container,
+                &format!("/{account}/{container}"),
+                &container,
+                req,
+            )
+            .await
+        }
+        (
+            ServerKind::Container,
+            Target::Object {
+                account,
+                container,
+                object,
+                ..
+            },
+        ) => {
+            db::row(
+                node,
+                &dev,
+                Level::Container,
+                &format!("/{account}/{container}"),
+                &object,
+                req,
+            )
+            .await
+        }
+        (ServerKind::Account, Target::Account { account, .. }) => {
+            db::handle(
+                node,
+                &dev,
+                Level::Account,
+                &format!("/{account}"),
+                &account,
+                req,
+            )
+            .await
+        }
+        (
+            ServerKind::Account,
+            Target::Container {
+                account, container, ..
+            },
+        ) => {
+            db::row(
+                node,
+                &dev,
+                Level::Account,
+                &format!("/{account}"),
+                &container,
+                req,
+            )
+            .await
+        }
+        _ => text(StatusCode::BAD_REQUEST, "Invalid path"),
+    }
+}
+
+fn replicate_partition(dev: &Device, partition: u32) -> Response {
+    match dev.objects.suffix_hashes(partition) {
+        Ok(hashes) => {
+            let map: serde_json::Map<String, serde_json::Value> = hashes
+                .into_iter()
+                .map(|(s, h)| (s, serde_json::Value::String(h)))
+                .collect();
+            let mut r = http::Response::new(Body::full(Bytes::from(
+                serde_json::Value::Object(map).to_string(),
+            )));
+            set(&mut r, "content-type", "application/json");
+            r
+        }
+        Err(e) => store_error(&e),
+    }
+}
+
+pub fn is_method(req: &http::request::Parts, m: &Method) -> bool {
+    &req.method == m
+}
