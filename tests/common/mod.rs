@@ -1,0 +1,206 @@
+//! Helpers for end-to-end tests: start real `stratus` processes on
+//! ephemeral loopback ports and talk HTTP/1.1 to them with a tiny client
+//! that gives full control over what goes on the wire.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ENGINES: [&str; 2] = ["io_uring", "sync"];
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running storage node: object, container and account servers.
+pub struct StorageNode {
+    child: Option<Child>,
+    pub object: SocketAddr,
+    pub container: SocketAddr,
+    pub account: SocketAddr,
+    pub devices: PathBuf,
+    config: PathBuf,
+}
+
+impl StorageNode {
+    /// Starts a node over `devices` (whose subdirectories are devices).
+    pub fn start(devices: &Path, engine: &str, extra: &str) -> StorageNode {
+        let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+        let (o, c, a) = (addr(free_port()), addr(free_port()), addr(free_port()));
+        let config = devices.with_extension("toml");
+        std::fs::write(
+            &config,
+            format!(
+                "bind = \"{o}\"\ncontainer_bind = \"{c}\"\naccount_bind = \"{a}\"\ndevices = \"{}\"\nengine = \"{engine}\"\n{extra}",
+                devices.display()
+            ),
+        )
+        .unwrap();
+        let mut node = StorageNode { child: None, object: o, container: c, account: a, devices: devices.into(), config };
+        node.restart();
+        node
+    }
+
+    pub fn restart(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_stratus"))
+            .args(["storage", "--config"])
+            .arg(&self.config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let up = [self.object, self.container, self.account]
+                .iter()
+                .all(|a| try_request(*a, "GET", "/healthcheck", &[], b"").is_ok_and(|r| r.status == 200));
+            if up {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("storage node did not come up");
+    }
+
+    /// kill -9, as a crash or power cut of the process would.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for StorageNode {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+    try_request(addr, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+pub fn try_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Resp> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let chunked = headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v == &"chunked");
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    if !chunked && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-length")) && (method == "PUT" || !body.is_empty()) {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes())?;
+    if chunked {
+        for c in body.chunks(1000) {
+            s.write_all(format!("{:x}\r\n", c.len()).as_bytes())?;
+            s.write_all(c)?;
+            s.write_all(b"\r\n")?;
+        }
+        s.write_all(b"0\r\n\r\n")?;
+    } else {
+        s.write_all(body)?;
+    }
+    read_response(s, method == "HEAD")
+}
+
+fn read_response(s: TcpStream, head_only: bool) -> std::io::Result<Resp> {
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        r.read_line(&mut line)?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((n, v)) = l.split_once(':') {
+            headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let mut resp = Resp { status, headers, body: Vec::new() };
+    if head_only || status == 204 || status == 304 || status == 100 {
+        return Ok(resp);
+    }
+    if resp.header("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
+        loop {
+            line.clear();
+            r.read_line(&mut line)?;
+            let n = usize::from_str_radix(line.trim(), 16).map_err(std::io::Error::other)?;
+            if n == 0 {
+                break;
+            }
+            let mut c = vec![0; n + 2];
+            r.read_exact(&mut c)?;
+            resp.body.extend_from_slice(&c[..n]);
+        }
+    } else if let Some(n) = resp.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        resp.body.resize(n, 0);
+        r.read_exact(&mut resp.body)?;
+    } else {
+        r.read_to_end(&mut resp.body)?;
+    }
+    Ok(resp)
+}
+
+/// A fresh timestamp in Swift's format; strictly increasing per process.
+pub fn ts() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let ticks = now.as_secs() * 100_000 + u64::from(now.subsec_micros() / 10);
+    let prev = LAST.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |l| Some((l + 1).max(ticks))).unwrap();
+    let t = (prev + 1).max(ticks);
+    format!("{:010}.{:05}", t / 100_000, t % 100_000)
+}
+
+/// Deterministic pseudo-random bytes (no RNG dependency).
+pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}

@@ -1,0 +1,229 @@
+//! End-to-end tests of the storage node through its real HTTP API, for
+//! both disk engines: objects, containers, accounts, listings, bad input.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{bytes, request, ts, StorageNode, ENGINES};
+use md5::{Digest, Md5};
+
+fn node(engine: &str, extra: &str) -> (tempfile::TempDir, StorageNode) {
+    let dir = tempfile::tempdir().unwrap();
+    let devices = dir.path().join("node");
+    std::fs::create_dir_all(devices.join("d1")).unwrap();
+    let n = StorageNode::start(&devices, engine, extra);
+    (dir, n)
+}
+
+fn md5_hex(b: &[u8]) -> String {
+    hex::encode(Md5::digest(b))
+}
+
+#[test]
+fn objects_put_get_head_post_delete() {
+    for engine in ENGINES {
+        let (_d, n) = node(engine, "");
+        let o = n.object;
+        let path = "/d1/7/AUTH_a/c/some%20dir/obj";
+        let t1 = ts();
+        let r = request(o, "PUT", path, &[("X-Timestamp", &t1), ("Content-Type", "text/plain"), ("X-Object-Meta-Color", "blue"), ("Content-Disposition", "inline")], b"hello world");
+        assert_eq!(r.status, 201, "{engine}");
+        assert_eq!(r.header("etag"), Some(md5_hex(b"hello world").as_str()));
+
+        let r = request(o, "GET", path, &[], b"");
+        assert_eq!((r.status, r.text().as_str()), (200, "hello world"));
+        assert_eq!(r.header("content-type"), Some("text/plain"));
+        assert_eq!(r.header("x-object-meta-color"), Some("blue"));
+        assert_eq!(r.header("content-disposition"), Some("inline"));
+        assert_eq!(r.header("x-timestamp"), Some(t1.as_str()));
+        let r = request(o, "HEAD", path, &[], b"");
+        assert_eq!((r.status, r.header("content-length")), (200, Some("11")));
+
+        // An older or equal PUT loses.
+        let r = request(o, "PUT", path, &[("X-Timestamp", &t1)], b"older");
+        assert_eq!(r.status, 409);
+        assert_eq!(r.header("x-backend-timestamp"), Some(t1.as_str()));
+
+        // POST replaces user metadata, keeps the data.
+        let t2 = ts();
+        let r = request(o, "POST", path, &[("X-Timestamp", &t2), ("X-Object-Meta-Shape", "round")], b"");
+        assert_eq!(r.status, 202);
+        let r = request(o, "GET", path, &[], b"");
+        assert_eq!((r.header("x-object-meta-color"), r.header("x-object-meta-shape")), (None, Some("round")));
+        assert_eq!((r.text().as_str(), r.header("x-timestamp")), ("hello world", Some(t2.as_str())));
+        assert_eq!(request(o, "POST", path, &[("X-Timestamp", &t1)], b"").status, 409);
+
+        // DELETE leaves a tombstone that answers 404 with its timestamp.
+        let t3 = ts();
+        assert_eq!(request(o, "DELETE", path, &[("X-Timestamp", &t3)], b"").status, 204);
+        let r = request(o, "GET", path, &[], b"");
+        assert_eq!((r.status, r.header("x-backend-timestamp")), (404, Some(t3.as_str())));
+        assert_eq!(request(o, "PUT", path, &[("X-Timestamp", &t2)], b"stale").status, 409);
+        assert_eq!(request(o, "DELETE", path, &[("X-Timestamp", &ts())], b"").status, 404);
+        assert_eq!(request(o, "POST", path, &[("X-Timestamp", &ts())], b"").status, 404);
+
+        // Chunked upload, ETag check.
+        let body = bytes(1, 5000);
+        let r = request(o, "PUT", "/d1/7/AUTH_a/c/chunked", &[("X-Timestamp", &ts()), ("Transfer-Encoding", "chunked"), ("ETag", &md5_hex(&body))], &body);
+        assert_eq!(r.status, 201);
+        assert_eq!(request(o, "GET", "/d1/7/AUTH_a/c/chunked", &[], b"").body, body);
+        let r = request(o, "PUT", "/d1/7/AUTH_a/c/badetag", &[("X-Timestamp", &ts()), ("ETag", "0123456789abcdef0123456789abcdef")], b"x");
+        assert_eq!(r.status, 422);
+        assert_eq!(request(o, "GET", "/d1/7/AUTH_a/c/badetag", &[], b"").status, 404);
+
+        // Conditional PUT.
+        let r = request(o, "PUT", "/d1/7/AUTH_a/c/chunked", &[("X-Timestamp", &ts()), ("If-None-Match", "*")], b"x");
+        assert_eq!(r.status, 412);
+    }
+}
+
+#[test]
+fn large_objects_ranges_and_conditionals() {
+    for engine in ENGINES {
+        let (_d, n) = node(engine, "");
+        let o = n.object;
+        let data = bytes(2, 3 * 1024 * 1024 + 12345);
+        let etag = md5_hex(&data);
+        let path = "/d1/1/a/c/large";
+        assert_eq!(request(o, "PUT", path, &[("X-Timestamp", &ts())], &data).status, 201);
+        let r = request(o, "GET", path, &[], b"");
+        assert_eq!((r.status, r.body.len()), (200, data.len()));
+        assert!(r.body == data, "{engine}: large object differs");
+
+        // A range across the 1 MiB chunk boundary, a suffix range, several ranges.
+        let r = request(o, "GET", path, &[("Range", "bytes=1048570-1048590")], b"");
+        assert_eq!(r.status, 206);
+        assert_eq!(r.body, &data[1048570..1048591]);
+        assert_eq!(r.header("content-range"), Some(format!("bytes 1048570-1048590/{}", data.len()).as_str()));
+        let r = request(o, "GET", path, &[("Range", "bytes=-100")], b"");
+        assert_eq!(r.body, &data[data.len() - 100..]);
+        let r = request(o, "GET", path, &[("Range", "bytes=0-9,2097150-2097160")], b"");
+        assert_eq!(r.status, 206);
+        let ct = r.header("content-type").unwrap().to_string();
+        let boundary = ct.split("boundary=").nth(1).unwrap();
+        let text = r.body.clone();
+        assert_eq!(text.windows(boundary.len()).filter(|w| *w == boundary.as_bytes()).count(), 3);
+        assert!(text.windows(11).any(|w| w == &data[2097150..2097161]));
+        let r = request(o, "GET", path, &[("Range", &format!("bytes={}-", data.len()))], b"");
+        assert_eq!((r.status, r.header("content-range")), (416, Some(format!("bytes */{}", data.len()).as_str())));
+        let r = request(o, "GET", path, &[("Range", "bytes=9-2")], b"");
+        assert_eq!(r.status, 200, "malformed ranges are ignored");
+
+        // Conditionals.
+        let quoted = format!("\"{etag}\"");
+        assert_eq!(request(o, "GET", path, &[("If-None-Match", &quoted)], b"").status, 304);
+        assert_eq!(request(o, "GET", path, &[("If-Match", "\"nope\"")], b"").status, 412);
+        assert_eq!(request(o, "HEAD", path, &[("If-Match", &quoted)], b"").status, 200);
+        let lm = request(o, "HEAD", path, &[], b"").header("last-modified").unwrap().to_string();
+        assert_eq!(request(o, "GET", path, &[("If-Modified-Since", &lm)], b"").status, 304);
+        assert_eq!(request(o, "GET", path, &[("If-Unmodified-Since", "Thu, 01 Jan 1970 00:00:00 GMT")], b"").status, 412);
+
+        // Overwriting a large object with a small one frees its file.
+        assert_eq!(request(o, "PUT", path, &[("X-Timestamp", &ts())], b"small").status, 201);
+        assert_eq!(request(o, "GET", path, &[], b"").body, b"small");
+        let large_dir = n.devices.join("d1/objects/large");
+        assert_eq!(std::fs::read_dir(large_dir).unwrap().count(), 0);
+    }
+}
+
+#[test]
+fn expiring_objects_and_replicate() {
+    for engine in ENGINES {
+        let (_d, n) = node(engine, "");
+        let o = n.object;
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let at = (now + 2).to_string();
+        assert_eq!(request(o, "PUT", "/d1/3/a/c/exp", &[("X-Timestamp", &ts()), ("X-Delete-At", &at)], b"x").status, 201);
+        assert_eq!(request(o, "GET", "/d1/3/a/c/exp", &[], b"").header("x-delete-at"), Some(at.as_str()));
+        let past = (now - 10).to_string();
+        assert_eq!(request(o, "PUT", "/d1/3/a/c/p", &[("X-Timestamp", &ts()), ("X-Delete-At", &past)], b"x").status, 400);
+        assert_eq!(request(o, "PUT", "/d1/3/a/c/p", &[("X-Timestamp", &ts()), ("X-Delete-At", "soon")], b"x").status, 400);
+
+        let r = request(o, "REPLICATE", "/d1/3", &[], b"");
+        let hashes: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(hashes.len(), 1);
+        assert_eq!(request(o, "REPLICATE", "/d1/4", &[], b"").text(), "{}");
+        std::thread::sleep(std::time::Duration::from_millis(3100));
+        assert_eq!(request(o, "GET", "/d1/3/a/c/exp", &[], b"").status, 404);
+    }
+}
+
+#[test]
+fn bad_requests_get_4xx_and_store_nothing() {
+    let (_d, n) = node("auto", "");
+    let o = n.object;
+    let cases: Vec<(&str, String, Vec<(&str, String)>, u16)> = vec![
+        ("PUT", "/d1/1/a/c/o".into(), vec![], 400),
+        ("PUT", "/d1/1/a/c/o".into(), vec![("X-Timestamp", "yesterday".into())], 400),
+        ("PUT", "/d1/x/a/c/o".into(), vec![("X-Timestamp", ts())], 400),
+        ("PUT", format!("/d1/1/a/c/{}", "o".repeat(1025)), vec![("X-Timestamp", ts())], 400),
+        ("PUT", format!("/d1/1/a/{}/o", "c".repeat(257)), vec![("X-Timestamp", ts())], 400),
+        ("PUT", "/d1/1/a/c/%FF".into(), vec![("X-Timestamp", ts())], 412),
+        ("PUT", "/d1/1/a/c/o%00".into(), vec![("X-Timestamp", ts())], 412),
+        ("PUT", "/d1/1/a/c/o".into(), vec![("X-Timestamp", ts()), (("X-Object-Meta-K"), "v".repeat(257))], 400),
+        ("PUT", "/d1/1/a/c/o".into(), vec![("X-Timestamp", ts()), (("Content-Length"), "6000000000".into())], 413),
+        ("PUT", "/nodev/1/a/c/o".into(), vec![("X-Timestamp", ts())], 507),
+        ("GET", "/d1".into(), vec![], 400),
+        ("PATCH", "/d1/1/a/c/o".into(), vec![], 405),
+    ];
+    for (m, p, h, want) in cases {
+        let h: Vec<(&str, &str)> = h.iter().map(|(a, b)| (*a, b.as_str())).collect();
+        let r = request(o, m, &p, &h, b"body");
+        assert_eq!(r.status, want, "{m} {}", &p[..p.len().min(60)]);
+    }
+    assert_eq!(request(o, "GET", "/d1/1/a/c/o", &[], b"").status, 404);
+    // Too many metadata items.
+    let many: Vec<(String, String)> = (0..91).map(|i| (format!("X-Object-Meta-K{i}"), "v".into())).collect();
+    let mut h: Vec<(&str, &str)> = many.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let t = ts();
+    h.push(("X-Timestamp", &t));
+    assert_eq!(request(o, "PUT", "/d1/1/a/c/o", &h, b"x").status, 400);
+    // No length at all.
+    let mut s = std::net::TcpStream::connect(o).unwrap();
+    use std::io::{Read, Write};
+    write!(s, "PUT /d1/1/a/c/o HTTP/1.1\r\nHost: x\r\nX-Timestamp: {}\r\nConnection: close\r\n\r\n", ts()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 411"), "{out}");
+}
+
+#[test]
+fn client_disconnect_mid_put_leaves_nothing() {
+    use std::io::Write;
+    for engine in ENGINES {
+        let (_d, n) = node(engine, "");
+        for (name, sent) in [("small", 1000usize), ("large", 3 << 20)] {
+            let mut s = std::net::TcpStream::connect(n.object).unwrap();
+            write!(s, "PUT /d1/1/a/c/{name} HTTP/1.1\r\nHost: x\r\nX-Timestamp: {}\r\nContent-Length: 10000000\r\n\r\n", ts()).unwrap();
+            s.write_all(&bytes(3, sent)).unwrap();
+            drop(s);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        for name in ["small", "large"] {
+            assert_eq!(request(n.object, "GET", &format!("/d1/1/a/c/{name}"), &[], b"").status, 404);
+        }
+        assert_eq!(std::fs::read_dir(n.devices.join("d1/objects/large")).unwrap().count(), 0, "{engine}: partial large file left");
+    }
+}
+
+#[test]
+fn garbage_on_the_wire_does_not_hurt() {
+    use std::io::{Read, Write};
+    let (_d, n) = node("auto", "");
+    assert_eq!(request(n.object, "PUT", "/d1/1/a/c/keep", &[("X-Timestamp", &ts())], b"kept").status, 201);
+    for seed in 0..50u64 {
+        let mut s = std::net::TcpStream::connect(n.object).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        let mut junk = bytes(seed, 1 + (seed as usize * 97) % 3000);
+        if seed % 2 == 0 {
+            let mut v = b"GET /d1/1/a/c/o HTTP/1.1\r\n".to_vec();
+            v.append(&mut junk);
+            junk = v;
+        }
+        let _ = s.write_all(&junk);
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+    }
+    assert_eq!(request(n.object, "GET", "/d1/1/a/c/keep", &[], b"").body, b"kept");
+}
