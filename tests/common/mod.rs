@@ -27,24 +27,35 @@ pub struct StorageNode {
 
 impl StorageNode {
     /// Starts a node over `devices` (whose subdirectories are devices).
+    /// Ports are picked free and may be taken before the node binds them
+    /// (other tests open many client sockets), so a failed start retries.
     pub fn start(devices: &Path, engine: &str, extra: &str) -> StorageNode {
         let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
-        let (o, c, a) = (addr(free_port()), addr(free_port()), addr(free_port()));
-        let config = devices.with_extension("toml");
-        std::fs::write(
-            &config,
-            format!(
-                "bind = \"{o}\"\ncontainer_bind = \"{c}\"\naccount_bind = \"{a}\"\ndevices = \"{}\"\nengine = \"{engine}\"\n{extra}",
-                devices.display()
-            ),
-        )
-        .unwrap();
-        let mut node = StorageNode { child: None, object: o, container: c, account: a, devices: devices.into(), config };
-        node.restart();
-        node
+        for _ in 0..5 {
+            let (o, c, a) = (addr(free_port()), addr(free_port()), addr(free_port()));
+            let config = devices.with_extension("toml");
+            std::fs::write(
+                &config,
+                format!(
+                    "bind = \"{o}\"\ncontainer_bind = \"{c}\"\naccount_bind = \"{a}\"\ndevices = \"{}\"\nengine = \"{engine}\"\n{extra}",
+                    devices.display()
+                ),
+            )
+            .unwrap();
+            let mut node =
+                StorageNode { child: None, object: o, container: c, account: a, devices: devices.into(), config };
+            if node.try_restart() {
+                return node;
+            }
+        }
+        panic!("storage node did not come up");
     }
 
     pub fn restart(&mut self) {
+        assert!(self.try_restart(), "storage node did not come back up");
+    }
+
+    fn try_restart(&mut self) -> bool {
         let child = Command::new(env!("CARGO_BIN_EXE_stratus"))
             .args(["storage", "--config"])
             .arg(&self.config)
@@ -56,15 +67,20 @@ impl StorageNode {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
+            if self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_some()) {
+                self.child = None;
+                return false;
+            }
             let up = [self.object, self.container, self.account]
                 .iter()
                 .all(|a| try_request(*a, "GET", "/healthcheck", &[], b"").is_ok_and(|r| r.status == 200));
             if up {
-                return;
+                return true;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("storage node did not come up");
+        self.kill9();
+        false
     }
 
     /// kill -9, as a crash or power cut of the process would.
