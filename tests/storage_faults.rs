@@ -21,6 +21,9 @@ fn node(engine: &str) -> (tempfile::TempDir, StorageNode) {
 
 /// What an object may hold: `Some(seed, len)` data or `None` (absent).
 type State = Option<(u64, usize)>;
+/// Per object: state after its last acknowledged write, and the state an
+/// in-flight write would leave.
+type History = Arc<Mutex<HashMap<String, (State, Option<State>)>>>;
 
 #[test]
 fn kill_9_during_concurrent_writes_loses_no_acknowledged_write() {
@@ -30,7 +33,7 @@ fn kill_9_during_concurrent_writes_loses_no_acknowledged_write() {
         let stop = Arc::new(AtomicBool::new(false));
         // Per object: the state after its last acknowledged write, plus the
         // state an in-flight (unacknowledged) write would leave.
-        let history: Arc<Mutex<HashMap<String, (State, Option<State>)>>> = Arc::default();
+        let history: History = Arc::default();
         let mut threads = Vec::new();
         for t in 0..8u64 {
             let (stop, history) = (stop.clone(), history.clone());
@@ -40,10 +43,10 @@ fn kill_9_during_concurrent_writes_loses_no_acknowledged_write() {
                     i += 1;
                     let name = format!("t{t}-o{}", i % 25);
                     let seed = t * 1_000_000 + i;
-                    let next: State = if i % 5 == 0 {
+                    let next: State = if i.is_multiple_of(5) {
                         None
                     } else {
-                        let len = if i % 11 == 0 { 300_000 + (seed as usize % 1_500_000) } else { 1 + (seed as usize * 37) % 20_000 };
+                        let len = if i.is_multiple_of(11) { 300_000 + (seed as usize % 1_500_000) } else { 1 + (seed as usize * 37) % 20_000 };
                         Some((seed, len))
                     };
                     history.lock().unwrap().entry(name.clone()).or_insert((None, None)).1 = Some(next);
@@ -74,7 +77,13 @@ fn kill_9_during_concurrent_writes_loses_no_acknowledged_write() {
         let mut checked = 0;
         for (name, (acked, in_flight)) in history.iter() {
             let part = name.rsplit('o').next().unwrap().parse::<u64>().unwrap() % 4;
-            let r = request(n.object, "GET", &format!("/d1/{part}/acct/cont/{name}"), &[], b"");
+            let r = request(
+                n.object,
+                "GET",
+                &format!("/d1/{part}/acct/cont/{name}"),
+                &[],
+                b"",
+            );
             let found = (r.status == 200).then_some(r.body);
             let matches = |s: &State| match (s, &found) {
                 (None, None) => true,
@@ -88,7 +97,10 @@ fn kill_9_during_concurrent_writes_loses_no_acknowledged_write() {
             );
             checked += 1;
         }
-        assert!(checked >= 100, "{engine}: only {checked} objects written before the kill");
+        assert!(
+            checked >= 100,
+            "{engine}: only {checked} objects written before the kill"
+        );
         eprintln!("{engine}: {checked} objects verified after kill -9");
     }
 }
@@ -105,40 +117,88 @@ fn flipped_bytes_are_caught_and_quarantined() {
         let small = bytes(10, 5000);
         let large = bytes(11, 2_500_000);
         for (name, data) in [("small", &small), ("large", &large), ("other", &small)] {
-            assert_eq!(request(o, "PUT", &format!("/d1/1/a/c/{name}"), &[("X-Timestamp", &ts())], data).status, 201);
+            assert_eq!(
+                request(
+                    o,
+                    "PUT",
+                    &format!("/d1/1/a/c/{name}"),
+                    &[("X-Timestamp", &ts())],
+                    data
+                )
+                .status,
+                201
+            );
         }
         // Flip one byte inside the small object's record in the log...
         let seg_dir = n.devices.join("d1/objects/segments");
-        let seg = std::fs::read_dir(&seg_dir).unwrap().next().unwrap().unwrap().path();
+        let seg = std::fs::read_dir(&seg_dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
         let mut log = std::fs::read(&seg).unwrap();
         let at = find(&log, &small[1000..1100]).unwrap() + 10;
         log[at] ^= 0x40;
         std::fs::write(&seg, &log).unwrap();
         // ...and one inside the second chunk of the large object's file.
         let large_dir = n.devices.join("d1/objects/large");
-        let lf = std::fs::read_dir(&large_dir).unwrap().next().unwrap().unwrap().path();
+        let lf = std::fs::read_dir(&large_dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
         let mut lb = std::fs::read(&lf).unwrap();
         lb[4096 + 1_500_000] ^= 1;
         std::fs::write(&lf, &lb).unwrap();
 
-        assert_eq!(request(o, "GET", "/d1/1/a/c/small", &[], b"").status, 404, "{engine}");
+        assert_eq!(
+            request(o, "GET", "/d1/1/a/c/small", &[], b"").status,
+            404,
+            "{engine}"
+        );
         // The corrupt chunk is not the first: the body is cut short.
         let r = try_request(o, "GET", "/d1/1/a/c/large", &[], b"");
-        assert!(r.map_or(true, |r| r.body != large), "{engine}: corrupt data served");
+        assert!(
+            r.map_or(true, |r| r.body != large),
+            "{engine}: corrupt data served"
+        );
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(request(o, "GET", "/d1/1/a/c/large", &[], b"").status, 404);
         assert_eq!(request(o, "HEAD", "/d1/1/a/c/small", &[], b"").status, 404);
-        let quarantined = std::fs::read_dir(n.devices.join("d1/objects/quarantined")).unwrap().count();
+        let quarantined = std::fs::read_dir(n.devices.join("d1/objects/quarantined"))
+            .unwrap()
+            .count();
         assert_eq!(quarantined, 2);
         // Another object in the same log is untouched, also after a restart.
         assert_eq!(request(o, "GET", "/d1/1/a/c/other", &[], b"").body, small);
         n.kill9();
         n.restart();
-        assert_eq!(request(n.object, "GET", "/d1/1/a/c/other", &[], b"").body, small);
-        assert_eq!(request(n.object, "GET", "/d1/1/a/c/small", &[], b"").status, 404);
+        assert_eq!(
+            request(n.object, "GET", "/d1/1/a/c/other", &[], b"").body,
+            small
+        );
+        assert_eq!(
+            request(n.object, "GET", "/d1/1/a/c/small", &[], b"").status,
+            404
+        );
         // A fresh copy (as the replicator would push) is accepted.
-        assert_eq!(request(n.object, "PUT", "/d1/1/a/c/small", &[("X-Timestamp", &ts())], &small).status, 201);
-        assert_eq!(request(n.object, "GET", "/d1/1/a/c/small", &[], b"").body, small);
+        assert_eq!(
+            request(
+                n.object,
+                "PUT",
+                "/d1/1/a/c/small",
+                &[("X-Timestamp", &ts())],
+                &small
+            )
+            .status,
+            201
+        );
+        assert_eq!(
+            request(n.object, "GET", "/d1/1/a/c/small", &[], b"").body,
+            small
+        );
     }
 }
 
@@ -146,7 +206,10 @@ struct Mount(std::path::PathBuf);
 
 impl Drop for Mount {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
     }
 }
 
@@ -158,7 +221,7 @@ fn a_full_device_answers_507_and_keeps_what_it_has() {
         let dev = devices.join("d1");
         std::fs::create_dir_all(&dev).unwrap();
         let mounted = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=24m", "tmpfs"])
+            .args(["-t", "tmpfs", "-o", "size=112m", "tmpfs"])
             .arg(&dev)
             .status()
             .is_ok_and(|s| s.success());
@@ -170,9 +233,16 @@ fn a_full_device_answers_507_and_keeps_what_it_has() {
         let mut n = StorageNode::start(&devices, engine, "");
         let mut stored = Vec::new();
         let mut full = false;
+        // The default 64 MiB reserve leaves ~48 MiB for objects.
         for i in 0..400u64 {
-            let len = if i % 2 == 0 { 400_000 } else { 60_000 };
-            let r = request(n.object, "PUT", &format!("/d1/1/a/c/o{i}"), &[("X-Timestamp", &ts())], &bytes(i, len));
+            let len = if i % 2 == 0 { 1_400_000 } else { 60_000 };
+            let r = request(
+                n.object,
+                "PUT",
+                &format!("/d1/1/a/c/o{i}"),
+                &[("X-Timestamp", &ts())],
+                &bytes(i, len),
+            );
             match r.status {
                 201 => stored.push((i, len)),
                 507 => {
@@ -186,13 +256,23 @@ fn a_full_device_answers_507_and_keeps_what_it_has() {
         assert!(stored.len() > 5);
         // Smaller writes that still fail are 507 too, never 500.
         for i in 0..20u64 {
-            let s = request(n.object, "PUT", &format!("/d1/1/a/c/s{i}"), &[("X-Timestamp", &ts())], &bytes(i, 100_000)).status;
+            let s = request(
+                n.object,
+                "PUT",
+                &format!("/d1/1/a/c/s{i}"),
+                &[("X-Timestamp", &ts())],
+                &bytes(i, 100_000),
+            )
+            .status;
             assert!(s == 201 || s == 507, "{engine}: {s}");
         }
         let check = |n: &StorageNode| {
             for (i, len) in &stored {
                 let r = request(n.object, "GET", &format!("/d1/1/a/c/o{i}"), &[], b"");
-                assert!(r.status == 200 && r.body == bytes(*i, *len), "{engine}: o{i} damaged on a full device");
+                assert!(
+                    r.status == 200 && r.body == bytes(*i, *len),
+                    "{engine}: o{i} damaged on a full device"
+                );
             }
         };
         check(&n);

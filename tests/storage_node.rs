@@ -26,7 +26,18 @@ fn objects_put_get_head_post_delete() {
         let o = n.object;
         let path = "/d1/7/AUTH_a/c/some%20dir/obj";
         let t1 = ts();
-        let r = request(o, "PUT", path, &[("X-Timestamp", &t1), ("Content-Type", "text/plain"), ("X-Object-Meta-Color", "blue"), ("Content-Disposition", "inline")], b"hello world");
+        let r = request(
+            o,
+            "PUT",
+            path,
+            &[
+                ("X-Timestamp", &t1),
+                ("Content-Type", "text/plain"),
+                ("X-Object-Meta-Color", "blue"),
+                ("Content-Disposition", "inline"),
+            ],
+            b"hello world",
+        );
         assert_eq!(r.status, 201, "{engine}");
         assert_eq!(r.header("etag"), Some(md5_hex(b"hello world").as_str()));
 
@@ -46,33 +57,97 @@ fn objects_put_get_head_post_delete() {
 
         // POST replaces user metadata, keeps the data.
         let t2 = ts();
-        let r = request(o, "POST", path, &[("X-Timestamp", &t2), ("X-Object-Meta-Shape", "round")], b"");
+        let r = request(
+            o,
+            "POST",
+            path,
+            &[("X-Timestamp", &t2), ("X-Object-Meta-Shape", "round")],
+            b"",
+        );
         assert_eq!(r.status, 202);
         let r = request(o, "GET", path, &[], b"");
-        assert_eq!((r.header("x-object-meta-color"), r.header("x-object-meta-shape")), (None, Some("round")));
-        assert_eq!((r.text().as_str(), r.header("x-timestamp")), ("hello world", Some(t2.as_str())));
-        assert_eq!(request(o, "POST", path, &[("X-Timestamp", &t1)], b"").status, 409);
+        assert_eq!(
+            (
+                r.header("x-object-meta-color"),
+                r.header("x-object-meta-shape")
+            ),
+            (None, Some("round"))
+        );
+        assert_eq!(
+            (r.text().as_str(), r.header("x-timestamp")),
+            ("hello world", Some(t2.as_str()))
+        );
+        assert_eq!(
+            request(o, "POST", path, &[("X-Timestamp", &t1)], b"").status,
+            409
+        );
 
         // DELETE leaves a tombstone that answers 404 with its timestamp.
         let t3 = ts();
-        assert_eq!(request(o, "DELETE", path, &[("X-Timestamp", &t3)], b"").status, 204);
+        assert_eq!(
+            request(o, "DELETE", path, &[("X-Timestamp", &t3)], b"").status,
+            204
+        );
         let r = request(o, "GET", path, &[], b"");
-        assert_eq!((r.status, r.header("x-backend-timestamp")), (404, Some(t3.as_str())));
-        assert_eq!(request(o, "PUT", path, &[("X-Timestamp", &t2)], b"stale").status, 409);
-        assert_eq!(request(o, "DELETE", path, &[("X-Timestamp", &ts())], b"").status, 404);
-        assert_eq!(request(o, "POST", path, &[("X-Timestamp", &ts())], b"").status, 404);
+        assert_eq!(
+            (r.status, r.header("x-backend-timestamp")),
+            (404, Some(t3.as_str()))
+        );
+        assert_eq!(
+            request(o, "PUT", path, &[("X-Timestamp", &t2)], b"stale").status,
+            409
+        );
+        assert_eq!(
+            request(o, "DELETE", path, &[("X-Timestamp", &ts())], b"").status,
+            404
+        );
+        assert_eq!(
+            request(o, "POST", path, &[("X-Timestamp", &ts())], b"").status,
+            404
+        );
 
         // Chunked upload, ETag check.
         let body = bytes(1, 5000);
-        let r = request(o, "PUT", "/d1/7/AUTH_a/c/chunked", &[("X-Timestamp", &ts()), ("Transfer-Encoding", "chunked"), ("ETag", &md5_hex(&body))], &body);
+        let r = request(
+            o,
+            "PUT",
+            "/d1/7/AUTH_a/c/chunked",
+            &[
+                ("X-Timestamp", &ts()),
+                ("Transfer-Encoding", "chunked"),
+                ("ETag", &md5_hex(&body)),
+            ],
+            &body,
+        );
         assert_eq!(r.status, 201);
-        assert_eq!(request(o, "GET", "/d1/7/AUTH_a/c/chunked", &[], b"").body, body);
-        let r = request(o, "PUT", "/d1/7/AUTH_a/c/badetag", &[("X-Timestamp", &ts()), ("ETag", "0123456789abcdef0123456789abcdef")], b"x");
+        assert_eq!(
+            request(o, "GET", "/d1/7/AUTH_a/c/chunked", &[], b"").body,
+            body
+        );
+        let r = request(
+            o,
+            "PUT",
+            "/d1/7/AUTH_a/c/badetag",
+            &[
+                ("X-Timestamp", &ts()),
+                ("ETag", "0123456789abcdef0123456789abcdef"),
+            ],
+            b"x",
+        );
         assert_eq!(r.status, 422);
-        assert_eq!(request(o, "GET", "/d1/7/AUTH_a/c/badetag", &[], b"").status, 404);
+        assert_eq!(
+            request(o, "GET", "/d1/7/AUTH_a/c/badetag", &[], b"").status,
+            404
+        );
 
         // Conditional PUT.
-        let r = request(o, "PUT", "/d1/7/AUTH_a/c/chunked", &[("X-Timestamp", &ts()), ("If-None-Match", "*")], b"x");
+        let r = request(
+            o,
+            "PUT",
+            "/d1/7/AUTH_a/c/chunked",
+            &[("X-Timestamp", &ts()), ("If-None-Match", "*")],
+            b"x",
+        );
         assert_eq!(r.status, 412);
     }
 }
@@ -85,7 +160,10 @@ fn large_objects_ranges_and_conditionals() {
         let data = bytes(2, 3 * 1024 * 1024 + 12345);
         let etag = md5_hex(&data);
         let path = "/d1/1/a/c/large";
-        assert_eq!(request(o, "PUT", path, &[("X-Timestamp", &ts())], &data).status, 201);
+        assert_eq!(
+            request(o, "PUT", path, &[("X-Timestamp", &ts())], &data).status,
+            201
+        );
         let r = request(o, "GET", path, &[], b"");
         assert_eq!((r.status, r.body.len()), (200, data.len()));
         assert!(r.body == data, "{engine}: large object differs");
@@ -94,32 +172,83 @@ fn large_objects_ranges_and_conditionals() {
         let r = request(o, "GET", path, &[("Range", "bytes=1048570-1048590")], b"");
         assert_eq!(r.status, 206);
         assert_eq!(r.body, &data[1048570..1048591]);
-        assert_eq!(r.header("content-range"), Some(format!("bytes 1048570-1048590/{}", data.len()).as_str()));
+        assert_eq!(
+            r.header("content-range"),
+            Some(format!("bytes 1048570-1048590/{}", data.len()).as_str())
+        );
         let r = request(o, "GET", path, &[("Range", "bytes=-100")], b"");
         assert_eq!(r.body, &data[data.len() - 100..]);
-        let r = request(o, "GET", path, &[("Range", "bytes=0-9,2097150-2097160")], b"");
+        let r = request(
+            o,
+            "GET",
+            path,
+            &[("Range", "bytes=0-9,2097150-2097160")],
+            b"",
+        );
         assert_eq!(r.status, 206);
         let ct = r.header("content-type").unwrap().to_string();
         let boundary = ct.split("boundary=").nth(1).unwrap();
         let text = r.body.clone();
-        assert_eq!(text.windows(boundary.len()).filter(|w| *w == boundary.as_bytes()).count(), 3);
+        assert_eq!(
+            text.windows(boundary.len())
+                .filter(|w| *w == boundary.as_bytes())
+                .count(),
+            3
+        );
         assert!(text.windows(11).any(|w| w == &data[2097150..2097161]));
-        let r = request(o, "GET", path, &[("Range", &format!("bytes={}-", data.len()))], b"");
-        assert_eq!((r.status, r.header("content-range")), (416, Some(format!("bytes */{}", data.len()).as_str())));
+        let r = request(
+            o,
+            "GET",
+            path,
+            &[("Range", &format!("bytes={}-", data.len()))],
+            b"",
+        );
+        assert_eq!(
+            (r.status, r.header("content-range")),
+            (416, Some(format!("bytes */{}", data.len()).as_str()))
+        );
         let r = request(o, "GET", path, &[("Range", "bytes=9-2")], b"");
         assert_eq!(r.status, 200, "malformed ranges are ignored");
 
         // Conditionals.
         let quoted = format!("\"{etag}\"");
-        assert_eq!(request(o, "GET", path, &[("If-None-Match", &quoted)], b"").status, 304);
-        assert_eq!(request(o, "GET", path, &[("If-Match", "\"nope\"")], b"").status, 412);
-        assert_eq!(request(o, "HEAD", path, &[("If-Match", &quoted)], b"").status, 200);
-        let lm = request(o, "HEAD", path, &[], b"").header("last-modified").unwrap().to_string();
-        assert_eq!(request(o, "GET", path, &[("If-Modified-Since", &lm)], b"").status, 304);
-        assert_eq!(request(o, "GET", path, &[("If-Unmodified-Since", "Thu, 01 Jan 1970 00:00:00 GMT")], b"").status, 412);
+        assert_eq!(
+            request(o, "GET", path, &[("If-None-Match", &quoted)], b"").status,
+            304
+        );
+        assert_eq!(
+            request(o, "GET", path, &[("If-Match", "\"nope\"")], b"").status,
+            412
+        );
+        assert_eq!(
+            request(o, "HEAD", path, &[("If-Match", &quoted)], b"").status,
+            200
+        );
+        let lm = request(o, "HEAD", path, &[], b"")
+            .header("last-modified")
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            request(o, "GET", path, &[("If-Modified-Since", &lm)], b"").status,
+            304
+        );
+        assert_eq!(
+            request(
+                o,
+                "GET",
+                path,
+                &[("If-Unmodified-Since", "Thu, 01 Jan 1970 00:00:00 GMT")],
+                b""
+            )
+            .status,
+            412
+        );
 
         // Overwriting a large object with a small one frees its file.
-        assert_eq!(request(o, "PUT", path, &[("X-Timestamp", &ts())], b"small").status, 201);
+        assert_eq!(
+            request(o, "PUT", path, &[("X-Timestamp", &ts())], b"small").status,
+            201
+        );
         assert_eq!(request(o, "GET", path, &[], b"").body, b"small");
         let large_dir = n.devices.join("d1/objects/large");
         assert_eq!(std::fs::read_dir(large_dir).unwrap().count(), 0);
@@ -131,16 +260,53 @@ fn expiring_objects_and_replicate() {
     for engine in ENGINES {
         let (_d, n) = node(engine, "");
         let o = n.object;
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         let at = (now + 2).to_string();
-        assert_eq!(request(o, "PUT", "/d1/3/a/c/exp", &[("X-Timestamp", &ts()), ("X-Delete-At", &at)], b"x").status, 201);
-        assert_eq!(request(o, "GET", "/d1/3/a/c/exp", &[], b"").header("x-delete-at"), Some(at.as_str()));
+        assert_eq!(
+            request(
+                o,
+                "PUT",
+                "/d1/3/a/c/exp",
+                &[("X-Timestamp", &ts()), ("X-Delete-At", &at)],
+                b"x"
+            )
+            .status,
+            201
+        );
+        assert_eq!(
+            request(o, "GET", "/d1/3/a/c/exp", &[], b"").header("x-delete-at"),
+            Some(at.as_str())
+        );
         let past = (now - 10).to_string();
-        assert_eq!(request(o, "PUT", "/d1/3/a/c/p", &[("X-Timestamp", &ts()), ("X-Delete-At", &past)], b"x").status, 400);
-        assert_eq!(request(o, "PUT", "/d1/3/a/c/p", &[("X-Timestamp", &ts()), ("X-Delete-At", "soon")], b"x").status, 400);
+        assert_eq!(
+            request(
+                o,
+                "PUT",
+                "/d1/3/a/c/p",
+                &[("X-Timestamp", &ts()), ("X-Delete-At", &past)],
+                b"x"
+            )
+            .status,
+            400
+        );
+        assert_eq!(
+            request(
+                o,
+                "PUT",
+                "/d1/3/a/c/p",
+                &[("X-Timestamp", &ts()), ("X-Delete-At", "soon")],
+                b"x"
+            )
+            .status,
+            400
+        );
 
         let r = request(o, "REPLICATE", "/d1/3", &[], b"");
-        let hashes: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&r.body).unwrap();
+        let hashes: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&r.body).unwrap();
         assert_eq!(hashes.len(), 1);
         assert_eq!(request(o, "REPLICATE", "/d1/4", &[], b"").text(), "{}");
         std::thread::sleep(std::time::Duration::from_millis(3100));
@@ -154,15 +320,66 @@ fn bad_requests_get_4xx_and_store_nothing() {
     let o = n.object;
     let cases: Vec<(&str, String, Vec<(&str, String)>, u16)> = vec![
         ("PUT", "/d1/1/a/c/o".into(), vec![], 400),
-        ("PUT", "/d1/1/a/c/o".into(), vec![("X-Timestamp", "yesterday".into())], 400),
-        ("PUT", "/d1/x/a/c/o".into(), vec![("X-Timestamp", ts())], 400),
-        ("PUT", format!("/d1/1/a/c/{}", "o".repeat(1025)), vec![("X-Timestamp", ts())], 400),
-        ("PUT", format!("/d1/1/a/{}/o", "c".repeat(257)), vec![("X-Timestamp", ts())], 400),
-        ("PUT", "/d1/1/a/c/%FF".into(), vec![("X-Timestamp", ts())], 412),
-        ("PUT", "/d1/1/a/c/o%00".into(), vec![("X-Timestamp", ts())], 412),
-        ("PUT", "/d1/1/a/c/o".into(), vec![("X-Timestamp", ts()), (("X-Object-Meta-K"), "v".repeat(257))], 400),
-        ("PUT", "/d1/1/a/c/o".into(), vec![("X-Timestamp", ts()), (("Content-Length"), "6000000000".into())], 413),
-        ("PUT", "/nodev/1/a/c/o".into(), vec![("X-Timestamp", ts())], 507),
+        (
+            "PUT",
+            "/d1/1/a/c/o".into(),
+            vec![("X-Timestamp", "yesterday".into())],
+            400,
+        ),
+        (
+            "PUT",
+            "/d1/x/a/c/o".into(),
+            vec![("X-Timestamp", ts())],
+            400,
+        ),
+        (
+            "PUT",
+            format!("/d1/1/a/c/{}", "o".repeat(1025)),
+            vec![("X-Timestamp", ts())],
+            400,
+        ),
+        (
+            "PUT",
+            format!("/d1/1/a/{}/o", "c".repeat(257)),
+            vec![("X-Timestamp", ts())],
+            400,
+        ),
+        (
+            "PUT",
+            "/d1/1/a/c/%FF".into(),
+            vec![("X-Timestamp", ts())],
+            412,
+        ),
+        (
+            "PUT",
+            "/d1/1/a/c/o%00".into(),
+            vec![("X-Timestamp", ts())],
+            412,
+        ),
+        (
+            "PUT",
+            "/d1/1/a/c/o".into(),
+            vec![
+                ("X-Timestamp", ts()),
+                (("X-Object-Meta-K"), "v".repeat(257)),
+            ],
+            400,
+        ),
+        (
+            "PUT",
+            "/d1/1/a/c/o".into(),
+            vec![
+                ("X-Timestamp", ts()),
+                (("Content-Length"), "6000000000".into()),
+            ],
+            413,
+        ),
+        (
+            "PUT",
+            "/nodev/1/a/c/o".into(),
+            vec![("X-Timestamp", ts())],
+            507,
+        ),
         ("GET", "/d1".into(), vec![], 400),
         ("PATCH", "/d1/1/a/c/o".into(), vec![], 405),
     ];
@@ -173,7 +390,9 @@ fn bad_requests_get_4xx_and_store_nothing() {
     }
     assert_eq!(request(o, "GET", "/d1/1/a/c/o", &[], b"").status, 404);
     // Too many metadata items.
-    let many: Vec<(String, String)> = (0..91).map(|i| (format!("X-Object-Meta-K{i}"), "v".into())).collect();
+    let many: Vec<(String, String)> = (0..91)
+        .map(|i| (format!("X-Object-Meta-K{i}"), "v".into()))
+        .collect();
     let mut h: Vec<(&str, &str)> = many.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let t = ts();
     h.push(("X-Timestamp", &t));
@@ -181,7 +400,12 @@ fn bad_requests_get_4xx_and_store_nothing() {
     // No length at all.
     let mut s = std::net::TcpStream::connect(o).unwrap();
     use std::io::{Read, Write};
-    write!(s, "PUT /d1/1/a/c/o HTTP/1.1\r\nHost: x\r\nX-Timestamp: {}\r\nConnection: close\r\n\r\n", ts()).unwrap();
+    write!(
+        s,
+        "PUT /d1/1/a/c/o HTTP/1.1\r\nHost: x\r\nX-Timestamp: {}\r\nConnection: close\r\n\r\n",
+        ts()
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 411"), "{out}");
@@ -200,9 +424,18 @@ fn client_disconnect_mid_put_leaves_nothing() {
         }
         std::thread::sleep(std::time::Duration::from_millis(300));
         for name in ["small", "large"] {
-            assert_eq!(request(n.object, "GET", &format!("/d1/1/a/c/{name}"), &[], b"").status, 404);
+            assert_eq!(
+                request(n.object, "GET", &format!("/d1/1/a/c/{name}"), &[], b"").status,
+                404
+            );
         }
-        assert_eq!(std::fs::read_dir(n.devices.join("d1/objects/large")).unwrap().count(), 0, "{engine}: partial large file left");
+        assert_eq!(
+            std::fs::read_dir(n.devices.join("d1/objects/large"))
+                .unwrap()
+                .count(),
+            0,
+            "{engine}: partial large file left"
+        );
     }
 }
 
@@ -210,10 +443,21 @@ fn client_disconnect_mid_put_leaves_nothing() {
 fn garbage_on_the_wire_does_not_hurt() {
     use std::io::{Read, Write};
     let (_d, n) = node("auto", "");
-    assert_eq!(request(n.object, "PUT", "/d1/1/a/c/keep", &[("X-Timestamp", &ts())], b"kept").status, 201);
+    assert_eq!(
+        request(
+            n.object,
+            "PUT",
+            "/d1/1/a/c/keep",
+            &[("X-Timestamp", &ts())],
+            b"kept"
+        )
+        .status,
+        201
+    );
     for seed in 0..50u64 {
         let mut s = std::net::TcpStream::connect(n.object).unwrap();
-        s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
         let mut junk = bytes(seed, 1 + (seed as usize * 97) % 3000);
         if seed % 2 == 0 {
             let mut v = b"GET /d1/1/a/c/o HTTP/1.1\r\n".to_vec();
@@ -225,7 +469,10 @@ fn garbage_on_the_wire_does_not_hurt() {
         let mut out = Vec::new();
         let _ = s.read_to_end(&mut out);
     }
-    assert_eq!(request(n.object, "GET", "/d1/1/a/c/keep", &[], b"").body, b"kept");
+    assert_eq!(
+        request(n.object, "GET", "/d1/1/a/c/keep", &[], b"").body,
+        b"kept"
+    );
 }
 
 #[test]
@@ -233,18 +480,36 @@ fn containers_accounts_and_listings() {
     for engine in ENGINES {
         let (_d, n) = node(engine, "account_report_interval_ms = 100\n");
         let (o, c, a) = (n.object, n.container, n.account);
-        let acct_hdrs = [("X-Account-Host", a.to_string()), ("X-Account-Device", "d1".into()), ("X-Account-Partition", "2".into())];
+        let acct_hdrs = [
+            ("X-Account-Host", a.to_string()),
+            ("X-Account-Device", "d1".into()),
+            ("X-Account-Partition", "2".into()),
+        ];
         let mut h: Vec<(&str, &str)> = acct_hdrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let t = ts();
         h.push(("X-Timestamp", &t));
         h.push(("X-Container-Meta-Owner", "me"));
-        assert_eq!(request(c, "PUT", "/d1/5/acct/cont", &h, b"").status, 201, "{engine}");
-        assert_eq!(request(c, "PUT", "/d1/5/acct/cont", &[("X-Timestamp", &ts())], b"").status, 202);
+        assert_eq!(
+            request(c, "PUT", "/d1/5/acct/cont", &h, b"").status,
+            201,
+            "{engine}"
+        );
+        assert_eq!(
+            request(c, "PUT", "/d1/5/acct/cont", &[("X-Timestamp", &ts())], b"").status,
+            202
+        );
         let r = request(c, "HEAD", "/d1/5/acct/cont", &[], b"");
-        assert_eq!((r.status, r.header("x-container-meta-owner")), (204, Some("me")));
+        assert_eq!(
+            (r.status, r.header("x-container-meta-owner")),
+            (204, Some("me"))
+        );
 
         // Objects report their rows to the container server.
-        let ch = [("X-Container-Host", c.to_string()), ("X-Container-Device", "d1".into()), ("X-Container-Partition", "5".into())];
+        let ch = [
+            ("X-Container-Host", c.to_string()),
+            ("X-Container-Device", "d1".into()),
+            ("X-Container-Partition", "5".into()),
+        ];
         let names = ["a", "b/1", "b/2", "b/3/x", "c", "d/1", "é"];
         for (i, name) in names.iter().enumerate() {
             let t = ts();
@@ -252,7 +517,17 @@ fn containers_accounts_and_listings() {
             h.push(("X-Timestamp", &t));
             h.push(("Content-Type", "text/plain"));
             let enc = name.replace('é', "%C3%A9");
-            assert_eq!(request(o, "PUT", &format!("/d1/9/acct/cont/{enc}"), &h, &vec![b'x'; i + 1]).status, 201);
+            assert_eq!(
+                request(
+                    o,
+                    "PUT",
+                    &format!("/d1/9/acct/cont/{enc}"),
+                    &h,
+                    &vec![b'x'; i + 1]
+                )
+                .status,
+                201
+            );
         }
         let list = |q: &str| request(c, "GET", &format!("/d1/5/acct/cont?{q}"), &[], b"").text();
         assert_eq!(list(""), "a\nb/1\nb/2\nb/3/x\nc\nd/1\né\n");
@@ -268,29 +543,72 @@ fn containers_accounts_and_listings() {
         assert_eq!(v[0]["bytes"], 5);
         assert_eq!(v[0]["hash"], md5_hex(b"xxxxx"));
         assert_eq!(v[0]["content_type"], "text/plain");
-        let r = request(c, "GET", "/d1/5/acct/cont?prefix=b/&delimiter=/", &[("Accept", "application/xml")], b"");
-        assert!(r.text().contains("<container name=\"cont\"><object><name>b/1</name>"), "{}", r.text());
-        assert!(r.text().contains("<subdir name=\"b/3/\"><name>b/3/</name></subdir>"));
-        assert_eq!(request(c, "GET", "/d1/5/acct/cont?prefix=zzz", &[], b"").status, 204);
-        assert_eq!(request(c, "GET", "/d1/5/acct/cont?limit=10001", &[], b"").status, 412);
-        assert_eq!(request(c, "GET", "/d1/5/acct/cont?limit=-1", &[], b"").status, 412);
+        let r = request(
+            c,
+            "GET",
+            "/d1/5/acct/cont?prefix=b/&delimiter=/",
+            &[("Accept", "application/xml")],
+            b"",
+        );
+        assert!(
+            r.text()
+                .contains("<container name=\"cont\"><object><name>b/1</name>"),
+            "{}",
+            r.text()
+        );
+        assert!(r
+            .text()
+            .contains("<subdir name=\"b/3/\"><name>b/3/</name></subdir>"));
+        assert_eq!(
+            request(c, "GET", "/d1/5/acct/cont?prefix=zzz", &[], b"").status,
+            204
+        );
+        assert_eq!(
+            request(c, "GET", "/d1/5/acct/cont?limit=10001", &[], b"").status,
+            412
+        );
+        assert_eq!(
+            request(c, "GET", "/d1/5/acct/cont?limit=-1", &[], b"").status,
+            412
+        );
         let r = request(c, "HEAD", "/d1/5/acct/cont", &[], b"");
         assert_eq!(r.header("x-container-object-count"), Some("7"));
         assert_eq!(r.header("x-container-bytes-used"), Some("28"));
 
         // A non-empty container cannot be deleted.
-        assert_eq!(request(c, "DELETE", "/d1/5/acct/cont", &[("X-Timestamp", &ts())], b"").status, 409);
+        assert_eq!(
+            request(
+                c,
+                "DELETE",
+                "/d1/5/acct/cont",
+                &[("X-Timestamp", &ts())],
+                b""
+            )
+            .status,
+            409
+        );
         // The account learns the container and, soon after, its totals.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
             let r = request(a, "GET", "/d1/2/acct?format=json", &[], b"");
             if r.status == 200 && r.header("x-account-object-count") == Some("7") {
                 let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-                assert_eq!((v[0]["name"].as_str(), v[0]["count"].as_i64(), v[0]["bytes"].as_i64()), (Some("cont"), Some(7), Some(28)));
+                assert_eq!(
+                    (
+                        v[0]["name"].as_str(),
+                        v[0]["count"].as_i64(),
+                        v[0]["bytes"].as_i64()
+                    ),
+                    (Some("cont"), Some(7), Some(28))
+                );
                 assert_eq!(r.header("x-account-container-count"), Some("1"));
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "account totals never arrived: {:?}", r.headers);
+            assert!(
+                std::time::Instant::now() < deadline,
+                "account totals never arrived: {:?}",
+                r.headers
+            );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         // Delete every object (rows go too), then the container.
@@ -299,7 +617,10 @@ fn containers_accounts_and_listings() {
             let mut h: Vec<(&str, &str)> = ch.iter().map(|(k, v)| (*k, v.as_str())).collect();
             h.push(("X-Timestamp", &t));
             let enc = name.replace('é', "%C3%A9");
-            assert_eq!(request(o, "DELETE", &format!("/d1/9/acct/cont/{enc}"), &h, b"").status, 204);
+            assert_eq!(
+                request(o, "DELETE", &format!("/d1/9/acct/cont/{enc}"), &h, b"").status,
+                204
+            );
         }
         assert_eq!(request(c, "GET", "/d1/5/acct/cont", &[], b"").status, 204);
         let t = ts();
@@ -310,25 +631,54 @@ fn containers_accounts_and_listings() {
         let r = request(a, "HEAD", "/d1/2/acct", &[], b"");
         assert_eq!(r.header("x-account-container-count"), Some("0"));
         // Account metadata.
-        assert_eq!(request(a, "POST", "/d1/2/acct", &[("X-Timestamp", &ts()), ("X-Account-Meta-Quota", "9")], b"").status, 204);
-        assert_eq!(request(a, "HEAD", "/d1/2/acct", &[], b"").header("x-account-meta-quota"), Some("9"));
+        assert_eq!(
+            request(
+                a,
+                "POST",
+                "/d1/2/acct",
+                &[("X-Timestamp", &ts()), ("X-Account-Meta-Quota", "9")],
+                b""
+            )
+            .status,
+            204
+        );
+        assert_eq!(
+            request(a, "HEAD", "/d1/2/acct", &[], b"").header("x-account-meta-quota"),
+            Some("9")
+        );
     }
 }
 
 #[test]
 fn unreachable_container_updates_are_queued_and_replayed() {
-    let (_d, n) = node("auto", "updater_interval_secs = 1\ncontainer_update_timeout_ms = 300\n");
+    let (_d, n) = node(
+        "auto",
+        "updater_interval_secs = 1\ncontainer_update_timeout_ms = 300\n",
+    );
     let (o, c) = (n.object, n.container);
     // The container does not exist yet, so the update fails and is queued.
-    let ch = [("X-Container-Host", c.to_string()), ("X-Container-Device", "d1".into()), ("X-Container-Partition", "5".into())];
+    let ch = [
+        ("X-Container-Host", c.to_string()),
+        ("X-Container-Device", "d1".into()),
+        ("X-Container-Partition", "5".into()),
+    ];
     let t = ts();
     let mut h: Vec<(&str, &str)> = ch.iter().map(|(k, v)| (*k, v.as_str())).collect();
     h.push(("X-Timestamp", &t));
-    assert_eq!(request(o, "PUT", "/d1/9/acct/later/obj", &h, b"data").status, 201);
-    assert_eq!(request(c, "PUT", "/d1/5/acct/later", &[("X-Timestamp", &ts())], b"").status, 201);
+    assert_eq!(
+        request(o, "PUT", "/d1/9/acct/later/obj", &h, b"data").status,
+        201
+    );
+    assert_eq!(
+        request(c, "PUT", "/d1/5/acct/later", &[("X-Timestamp", &ts())], b"").status,
+        201
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while request(c, "GET", "/d1/5/acct/later", &[], b"").text() != "obj\n" {
-        assert!(std::time::Instant::now() < deadline, "queued update was never replayed");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "queued update was never replayed"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }

@@ -20,7 +20,9 @@ pub struct StorageConfig {
     pub devices: PathBuf,
     /// `auto` (io_uring if available), `io_uring` or `sync`.
     pub engine: EngineKind,
-    /// PUTs are refused with 507 when they would leave less free space.
+    /// PUTs are refused with 507 when they would leave less free space
+    /// than this. The room is kept for the index and the journal: RocksDB
+    /// aborts rather than start on a device with no space at all.
     pub reserve_bytes: u64,
     /// How long an object server waits for a container server before it
     /// queues the update on disk instead.
@@ -39,7 +41,7 @@ impl Default for StorageConfig {
             account_bind: SocketAddr::from(([127, 0, 0, 1], 6202)),
             devices: PathBuf::from("/srv/node"),
             engine: EngineKind::Auto,
-            reserve_bytes: 0,
+            reserve_bytes: 64 << 20,
             container_update_timeout_ms: 1000,
             updater_interval_secs: 30,
             account_report_interval_ms: 1000,

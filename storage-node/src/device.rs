@@ -31,6 +31,7 @@ impl Device {
         opts.set_db_write_buffer_size(32 << 20);
         opts.set_max_open_files(512);
         opts.set_keep_log_file_num(2);
+        opts.set_manifest_preallocation_size(1 << 20);
         let cfs = [CF_OBJECTS, CF_ENGINE, CF_CONTAINERS, CF_ACCOUNTS, CF_ASYNC].map(|n| {
             let mut o = Options::default();
             o.set_write_buffer_size(8 << 20);
@@ -66,7 +67,7 @@ impl Device {
         }
         // SAFETY: statvfs returned 0, so it filled `s`.
         let s = unsafe { s.assume_init() };
-        Some(s.f_bavail as u64 * s.f_frsize as u64)
+        Some(s.f_bavail * s.f_frsize)
     }
 }
 

@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 pub const ENGINES: [&str; 2] = ["io_uring", "sync"];
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running storage node: object, container and account servers.
@@ -42,8 +46,14 @@ impl StorageNode {
                 ),
             )
             .unwrap();
-            let mut node =
-                StorageNode { child: None, object: o, container: c, account: a, devices: devices.into(), config };
+            let mut node = StorageNode {
+                child: None,
+                object: o,
+                container: c,
+                account: a,
+                devices: devices.into(),
+                config,
+            };
             if node.try_restart() {
                 return node;
             }
@@ -67,13 +77,17 @@ impl StorageNode {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if self.child.as_mut().is_some_and(|c| c.try_wait().ok().flatten().is_some()) {
+            if self
+                .child
+                .as_mut()
+                .is_some_and(|c| c.try_wait().ok().flatten().is_some())
+            {
                 self.child = None;
                 return false;
             }
-            let up = [self.object, self.container, self.account]
-                .iter()
-                .all(|a| try_request(*a, "GET", "/healthcheck", &[], b"").is_ok_and(|r| r.status == 200));
+            let up = [self.object, self.container, self.account].iter().all(|a| {
+                try_request(*a, "GET", "/healthcheck", &[], b"").is_ok_and(|r| r.status == 200)
+            });
             if up {
                 return true;
             }
@@ -107,7 +121,10 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -115,8 +132,15 @@ impl Resp {
     }
 }
 
-pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
-    try_request(addr, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
+    try_request(addr, method, path, headers, body)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
 pub fn try_request(
@@ -129,26 +153,39 @@ pub fn try_request(
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    let chunked = headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v == &"chunked");
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v == &"chunked");
     for (n, v) in headers {
         head.push_str(&format!("{n}: {v}\r\n"));
     }
-    if !chunked && !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-length")) && (method == "PUT" || !body.is_empty()) {
+    if !chunked
+        && !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        && (method == "PUT" || !body.is_empty())
+    {
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("\r\n");
     s.write_all(head.as_bytes())?;
-    if chunked {
-        for c in body.chunks(1000) {
-            s.write_all(format!("{:x}\r\n", c.len()).as_bytes())?;
-            s.write_all(c)?;
-            s.write_all(b"\r\n")?;
-        }
-        s.write_all(b"0\r\n\r\n")?;
+    let sent = if chunked {
+        body.chunks(1000)
+            .try_for_each(|c| {
+                s.write_all(format!("{:x}\r\n", c.len()).as_bytes())?;
+                s.write_all(c)?;
+                s.write_all(b"\r\n")
+            })
+            .and_then(|()| s.write_all(b"0\r\n\r\n"))
     } else {
-        s.write_all(body)?;
+        s.write_all(body)
+    };
+    // A server may answer (say 507 or 413) before reading the whole body
+    // and close; the answer is still there to read.
+    match read_response(s, method == "HEAD") {
+        Ok(r) => Ok(r),
+        Err(e) => sent.and(Err(e)),
     }
-    read_response(s, method == "HEAD")
 }
 
 fn read_response(s: TcpStream, head_only: bool) -> std::io::Result<Resp> {
@@ -172,11 +209,18 @@ fn read_response(s: TcpStream, head_only: bool) -> std::io::Result<Resp> {
             headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
-    let mut resp = Resp { status, headers, body: Vec::new() };
+    let mut resp = Resp {
+        status,
+        headers,
+        body: Vec::new(),
+    };
     if head_only || status == 204 || status == 304 || status == 100 {
         return Ok(resp);
     }
-    if resp.header("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
+    if resp
+        .header("transfer-encoding")
+        .is_some_and(|t| t.contains("chunked"))
+    {
         loop {
             line.clear();
             r.read_line(&mut line)?;
@@ -188,7 +232,10 @@ fn read_response(s: TcpStream, head_only: bool) -> std::io::Result<Resp> {
             r.read_exact(&mut c)?;
             resp.body.extend_from_slice(&c[..n]);
         }
-    } else if let Some(n) = resp.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    } else if let Some(n) = resp
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         resp.body.resize(n, 0);
         r.read_exact(&mut resp.body)?;
     } else {
@@ -201,9 +248,15 @@ fn read_response(s: TcpStream, head_only: bool) -> std::io::Result<Resp> {
 pub fn ts() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
     let ticks = now.as_secs() * 100_000 + u64::from(now.subsec_micros() / 10);
-    let prev = LAST.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |l| Some((l + 1).max(ticks))).unwrap();
+    let prev = LAST
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |l| {
+            Some((l + 1).max(ticks))
+        })
+        .unwrap();
     let t = (prev + 1).max(ticks);
     format!("{:010}.{:05}", t / 100_000, t % 100_000)
 }

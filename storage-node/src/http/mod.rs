@@ -2,7 +2,12 @@
 //! `/<device>/<partition>/<account>[/<container>[/<object>]]`.
 //!
 //! Requests are parsed into a typed [`Target`] here; the handlers in
-//! `object`, `container` and `account` act on those types.
+//! `object` and `db` act on those types.
+
+// Handlers return `Result<Response, Response>`: the error is the response
+// to send, built where the fault is found. It is the cold path, so its size
+// does not matter.
+#![allow(clippy::result_large_err)]
 
 mod body;
 mod db;
@@ -473,5 +478,5 @@ fn replicate_partition(dev: &Device, partition: u32) -> Response {
 }
 
 pub fn is_method(req: &http::request::Parts, m: &Method) -> bool {
-    &req.method == m
+    req.method == m
 }

@@ -64,7 +64,7 @@ fn live(dev: &Device, key: &[u8]) -> Result<(Entry, ObjectMeta), Response> {
     match dev.objects.get_entry(key).map_err(|e| store_error(&e))? {
         None => Err(text(StatusCode::NOT_FOUND, "Not Found")),
         Some(e) => match e.meta.clone() {
-            Some(m) if !m.delete_at.is_some_and(|at| at <= now_secs()) => Ok((e, m)),
+            Some(m) if m.delete_at.is_none_or(|at| at > now_secs()) => Ok((e, m)),
             _ => Err(not_found_at(e.meta_ts)),
         },
     }
@@ -140,7 +140,7 @@ async fn put(
             && cur
                 .meta
                 .as_ref()
-                .is_some_and(|m| !m.delete_at.is_some_and(|at| at <= now_secs()));
+                .is_some_and(|m| m.delete_at.is_none_or(|at| at > now_secs()));
         if exists && header(parts, "if-none-match").is_some_and(|v| v.trim() == "*") {
             return Err(text(StatusCode::PRECONDITION_FAILED, "Precondition Failed"));
         }
@@ -312,7 +312,7 @@ async fn delete(
     let existed = out
         .previous
         .and_then(|p| p.meta)
-        .is_some_and(|m| !m.delete_at.is_some_and(|at| at <= now_secs()));
+        .is_some_and(|m| m.delete_at.is_none_or(|at| at > now_secs()));
     Ok(if existed {
         empty(StatusCode::NO_CONTENT)
     } else {

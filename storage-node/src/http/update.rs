@@ -203,7 +203,8 @@ pub fn spawn_updater(node: Arc<Node>) {
 
 /// Tries every queued update of `dev` once; returns (delivered, still queued).
 pub async fn replay(dev: &Device, timeout: Duration) -> (usize, usize) {
-    let items: Vec<(Box<[u8]>, Box<[u8]>)> = match dev.db.cf_handle(CF_ASYNC) {
+    type Kv = (Box<[u8]>, Box<[u8]>);
+    let items: Vec<Kv> = match dev.db.cf_handle(CF_ASYNC) {
         Some(cf) => dev
             .db
             .iterator_cf(cf, rocksdb::IteratorMode::Start)
