@@ -318,7 +318,8 @@ fn expiring_objects_and_replicate() {
 fn bad_requests_get_4xx_and_store_nothing() {
     let (_d, n) = node("auto", "");
     let o = n.object;
-    let cases: Vec<(&str, String, Vec<(&str, String)>, u16)> = vec![
+    type Case = (&'static str, String, Vec<(&'static str, String)>, u16);
+    let cases: Vec<Case> = vec![
         ("PUT", "/d1/1/a/c/o".into(), vec![], 400),
         (
             "PUT",
