@@ -1,6 +1,8 @@
 //! Workloads shared by Stratus's benchmarks. Criterion benches live in
 //! `benches/`, peer comparisons in the scripts beside this crate.
 
+pub mod load;
+
 use stratus_ring::{NewDevice, RingBuilder, RingError};
 
 /// A builder with `regions × zones × devices` devices of equal weight, one

@@ -27,6 +27,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tracing::Instrument;
 
 pub use self::body::Body;
 use crate::config::StorageConfig;
@@ -353,15 +354,16 @@ async fn handle(node: Arc<Node>, kind: ServerKind, req: Request, peer: SocketAdd
     let path = req.uri().path().to_string();
     let span = tracing::info_span!("request", ?kind, %method, %path, %peer,
         txn = req.headers().get("x-trans-id").and_then(|v| v.to_str().ok()).unwrap_or("-"));
-    let _e = span.enter();
     let started = std::time::Instant::now();
-    let resp = route(&node, kind, req).await;
-    tracing::debug!(
-        status = resp.status().as_u16(),
-        micros = started.elapsed().as_micros() as u64,
-        "done"
-    );
-    resp
+    // `instrument`, not `enter`: a span entered across an await breaks.
+    async move {
+        let resp = route(&node, kind, req).await;
+        let micros = started.elapsed().as_micros() as u64;
+        tracing::debug!(status = resp.status().as_u16(), micros, "done");
+        resp
+    }
+    .instrument(span)
+    .await
 }
 
 async fn route(node: &Node, kind: ServerKind, req: Request) -> Response {

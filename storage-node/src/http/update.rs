@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use super::{header, Node};
 use crate::device::{Device, CF_ASYNC};
@@ -187,14 +188,10 @@ pub fn spawn_updater(node: Arc<Node>) {
             tokio::time::sleep(every).await;
             for dev in node.devices.iter() {
                 let span = tracing::info_span!("updater", device = %dev.name);
-                let _e = span.enter();
-                let (sent, left) = replay(
-                    dev,
-                    Duration::from_millis(node.config.container_update_timeout_ms),
-                )
-                .await;
+                let timeout = Duration::from_millis(node.config.container_update_timeout_ms);
+                let (sent, left) = replay(dev, timeout).instrument(span.clone()).await;
                 if sent + left > 0 {
-                    tracing::info!(sent, left, "replayed queued updates");
+                    span.in_scope(|| tracing::info!(sent, left, "replayed queued updates"));
                 }
             }
         }
