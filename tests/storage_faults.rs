@@ -281,3 +281,111 @@ fn a_full_device_answers_507_and_keeps_what_it_has() {
         check(&n);
     }
 }
+
+#[test]
+fn compaction_reclaims_overwritten_space_and_keeps_live_objects() {
+    for engine in ENGINES {
+        let dir = tempfile::tempdir().unwrap();
+        let devices = dir.path().join("node");
+        std::fs::create_dir_all(devices.join("d1")).unwrap();
+        let mut n = StorageNode::start(
+            &devices,
+            engine,
+            "segment_bytes = 65536\ncompact_interval_secs = 1\n",
+        );
+        let seg_dir = devices.join("d1/objects/segments");
+        let log_bytes = || -> u64 {
+            std::fs::read_dir(&seg_dir)
+                .unwrap()
+                .map(|e| e.unwrap().metadata().unwrap().len())
+                .sum()
+        };
+        // Three generations of 100 objects, then half of them deleted, and
+        // one metadata update that still points at old data.
+        for generation in 0..3u64 {
+            for i in 0..100u64 {
+                let r = request(
+                    n.object,
+                    "PUT",
+                    &format!("/d1/{}/a/c/o{i}", i % 3),
+                    &[("X-Timestamp", &ts())],
+                    &bytes(generation * 1000 + i, 3000),
+                );
+                assert_eq!(r.status, 201);
+            }
+        }
+        assert_eq!(
+            request(
+                n.object,
+                "POST",
+                "/d1/0/a/c/o99",
+                &[("X-Timestamp", &ts()), ("X-Object-Meta-K", "v")],
+                b""
+            )
+            .status,
+            202
+        );
+        for i in (0..100u64).step_by(2) {
+            assert_eq!(
+                request(
+                    n.object,
+                    "DELETE",
+                    &format!("/d1/{}/a/c/o{i}", i % 3),
+                    &[("X-Timestamp", &ts())],
+                    b""
+                )
+                .status,
+                204
+            );
+        }
+        let before = log_bytes();
+        assert!(before > 900_000, "{engine}: {before}");
+        // Roll the head segment forward so the old ones are all sealed.
+        for i in 0..30u64 {
+            request(
+                n.object,
+                "PUT",
+                "/d1/9/a/c/filler",
+                &[("X-Timestamp", &ts())],
+                &bytes(i, 3000),
+            );
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while log_bytes() > before / 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{engine}: log never shrank from {before} (now {})",
+                log_bytes()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let check = |n: &StorageNode| {
+            for i in 0..100u64 {
+                let r = request(
+                    n.object,
+                    "GET",
+                    &format!("/d1/{}/a/c/o{i}", i % 3),
+                    &[],
+                    b"",
+                );
+                if i % 2 == 0 {
+                    assert_eq!(r.status, 404, "{engine}: o{i} came back");
+                } else {
+                    assert!(
+                        r.status == 200 && r.body == bytes(2000 + i, 3000),
+                        "{engine}: o{i} lost in compaction"
+                    );
+                }
+            }
+            assert_eq!(
+                request(n.object, "HEAD", "/d1/0/a/c/o99", &[], b"").header("x-object-meta-k"),
+                Some("v")
+            );
+        };
+        check(&n);
+        n.kill9();
+        n.restart();
+        check(&n);
+        eprintln!("{engine}: log {before} -> {} bytes", log_bytes());
+    }
+}

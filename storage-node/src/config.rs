@@ -31,6 +31,12 @@ pub struct StorageConfig {
     pub updater_interval_secs: u64,
     /// How often changed container totals are reported to accounts.
     pub account_report_interval_ms: u64,
+    /// Size of a log segment before the next one starts.
+    pub segment_bytes: u64,
+    /// How often sealed segments are checked for compaction.
+    pub compact_interval_secs: u64,
+    /// A sealed segment is compacted once at most this share of it is live.
+    pub compact_max_live: f64,
 }
 
 impl Default for StorageConfig {
@@ -45,6 +51,9 @@ impl Default for StorageConfig {
             container_update_timeout_ms: 1000,
             updater_interval_secs: 30,
             account_report_interval_ms: 1000,
+            segment_bytes: 256 << 20,
+            compact_interval_secs: 60,
+            compact_max_live: 0.5,
         }
     }
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use rocksdb::{ColumnFamilyDescriptor, Options, DB};
 
-use crate::engine::{self, EngineKind, ObjectStore, StoreError, CF_ENGINE, CF_OBJECTS};
+use crate::engine::{
+    self, EngineKind, EngineOptions, ObjectStore, StoreError, CF_ENGINE, CF_OBJECTS,
+};
 use crate::listing::{Table, CF_ACCOUNTS, CF_CONTAINERS};
 
 pub const CF_ASYNC: &str = "async_pending";
@@ -23,7 +25,12 @@ pub struct Device {
 }
 
 impl Device {
-    pub fn open(name: &str, root: &Path, engine: EngineKind) -> Result<Device, StoreError> {
+    pub fn open(
+        name: &str,
+        root: &Path,
+        engine: EngineKind,
+        options: EngineOptions,
+    ) -> Result<Device, StoreError> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -39,7 +46,7 @@ impl Device {
         });
         let db = Arc::new(DB::open_cf_descriptors(&opts, root.join("db"), cfs)?);
         let io = engine::io::open(engine, name)?;
-        let objects = Arc::new(ObjectStore::open(name, root, db.clone(), io)?);
+        let objects = Arc::new(ObjectStore::open(name, root, db.clone(), io, options)?);
         Ok(Device {
             name: name.to_string(),
             root: root.to_path_buf(),
@@ -81,7 +88,11 @@ impl Devices {
     /// Opens every directory under `root`. One that fails to open is logged
     /// and left out (its requests get 507), so a bad disk never keeps the
     /// node from starting.
-    pub fn open_all(root: &Path, engine: EngineKind) -> std::io::Result<Devices> {
+    pub fn open_all(
+        root: &Path,
+        engine: EngineKind,
+        options: EngineOptions,
+    ) -> std::io::Result<Devices> {
         let mut map = HashMap::new();
         let mut names: Vec<String> = std::fs::read_dir(root)?
             .filter_map(|e| e.ok())
@@ -90,7 +101,7 @@ impl Devices {
             .collect();
         names.sort();
         for name in names {
-            match Device::open(&name, &root.join(&name), engine) {
+            match Device::open(&name, &root.join(&name), engine, options) {
                 Ok(d) => {
                     tracing::info!(device = %name, engine = d.objects.engine_name(), "device online");
                     map.insert(name, Arc::new(d));

@@ -14,8 +14,6 @@ use super::io::DiskIo;
 use super::record::{self, Kind, SEGMENT_HEADER_LEN};
 use super::{large, large_ref_key, tail_value, StoreError, CF_ENGINE, CF_OBJECTS, TAIL_KEY};
 
-/// A new segment is started once the current one passes this size.
-const SEGMENT_MAX: u64 = 256 << 20;
 /// Upper bounds of one group commit.
 const BATCH_OPS: usize = 512;
 const BATCH_BYTES: usize = 16 << 20;
@@ -29,6 +27,9 @@ pub enum Cond {
     SameData,
     /// Drop the entry if it still points at `loc`; journals nothing.
     Quarantine { loc: Location },
+    /// Compaction: rewrite the record now at `from` to the log's head, if
+    /// the index still points there.
+    Relocate { from: Location },
 }
 
 #[derive(Debug)]
@@ -57,6 +58,10 @@ pub struct LogState {
     pub segments: Arc<RwLock<HashMap<u64, Arc<File>>>>,
     pub seg: u64,
     pub offset: u64,
+    /// A new segment is started once the current one passes this size.
+    pub segment_bytes: u64,
+    /// The segment being appended to, for the compactor to leave alone.
+    pub head: Arc<std::sync::atomic::AtomicU64>,
 }
 
 pub fn run(mut state: LogState, rx: mpsc::Receiver<CommitOp>) {
@@ -112,7 +117,7 @@ fn check(op: &CommitOp, cur: Option<&Entry>) -> Result<(), StoreError> {
             Some(c) if op.entry.meta_ts <= c.meta_ts => Err(StoreError::Conflict(c.meta_ts)),
             Some(_) => Ok(()),
         },
-        Cond::Quarantine { loc } => match cur {
+        Cond::Quarantine { loc } | Cond::Relocate { from: loc } => match cur {
             Some(c) if c.loc == loc => Ok(()),
             _ => Err(StoreError::NotFound),
         },
@@ -257,7 +262,7 @@ fn fail_all(ops: Vec<(CommitOp, Option<Entry>)>, e: &StoreError) {
 }
 
 fn roll_if_full(state: &mut LogState) -> Result<(), StoreError> {
-    if state.offset < SEGMENT_MAX {
+    if state.offset < state.segment_bytes {
         return Ok(());
     }
     let next = state.seg + 1;
@@ -269,6 +274,7 @@ fn roll_if_full(state: &mut LogState) -> Result<(), StoreError> {
         .insert(next, Arc::new(f));
     state.seg = next;
     state.offset = SEGMENT_HEADER_LEN;
+    state.head.store(next, std::sync::atomic::Ordering::Release);
     Ok(())
 }
 

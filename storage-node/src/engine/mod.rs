@@ -10,6 +10,7 @@
 //! the single source of truth and a torn tail is cut off.
 
 mod commit;
+mod compact;
 pub mod entry;
 pub mod io;
 pub mod large;
@@ -29,6 +30,7 @@ use tokio::sync::oneshot;
 
 use self::commit::{CommitOp, LogState};
 pub use self::commit::{Cond, Outcome};
+pub use self::compact::CompactReport;
 pub use self::entry::{Entry, Location, ObjectMeta};
 pub use self::io::{DiskIo, EngineKind};
 pub use self::large::LargeWriter;
@@ -84,9 +86,25 @@ pub fn suffix_of(path: &str) -> u16 {
     (crc32c::crc32c(path.as_bytes()) >> 20) as u16
 }
 
+/// Engine tuning (from the node's config).
+#[derive(Debug, Clone, Copy)]
+pub struct EngineOptions {
+    /// Log segment size before a new one starts.
+    pub segment_bytes: u64,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            segment_bytes: 256 << 20,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct ObjectStore {
     device: String,
+    head: Arc<std::sync::atomic::AtomicU64>,
     db: Arc<DB>,
     io: Arc<dyn DiskIo>,
     dirs: Dirs,
@@ -109,6 +127,7 @@ impl ObjectStore {
         root: &Path,
         db: Arc<DB>,
         io: Arc<dyn DiskIo>,
+        options: EngineOptions,
     ) -> Result<ObjectStore, StoreError> {
         let base = root.join("objects");
         let dirs = Dirs {
@@ -157,6 +176,7 @@ impl ObjectStore {
         remove_orphans(&db, &dirs.large)?;
 
         let segments = Arc::new(RwLock::new(open));
+        let head = Arc::new(AtomicU64::new(last));
         let state = LogState {
             device: device.to_string(),
             db: db.clone(),
@@ -166,6 +186,8 @@ impl ObjectStore {
             segments: segments.clone(),
             seg: last,
             offset: end,
+            segment_bytes: options.segment_bytes.max(1 << 16),
+            head: head.clone(),
         };
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
@@ -173,6 +195,7 @@ impl ObjectStore {
             .spawn(move || commit::run(state, rx))?;
         Ok(ObjectStore {
             device: device.to_string(),
+            head,
             db,
             io,
             dirs,

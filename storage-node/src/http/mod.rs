@@ -294,10 +294,11 @@ pub async fn run(config: StorageConfig) -> std::io::Result<()> {
             ServerKind::Account,
         ),
     ];
-    let node = Arc::new(Node::new(
-        Devices::open_all(&config.devices, config.engine)?,
-        config,
-    ));
+    let options = crate::engine::EngineOptions {
+        segment_bytes: config.segment_bytes,
+    };
+    let devices = Devices::open_all(&config.devices, config.engine, options)?;
+    let node = Arc::new(Node::new(devices, config));
     start(node, listeners).await
 }
 
@@ -307,6 +308,7 @@ pub async fn start(
     listeners: [(TcpListener, ServerKind); 3],
 ) -> std::io::Result<()> {
     update::spawn_updater(node.clone());
+    spawn_compactor(node.clone());
     let mut tasks = Vec::new();
     for (l, kind) in listeners {
         tracing::info!(addr = %l.local_addr()?, ?kind, "storage node listening");
@@ -460,6 +462,31 @@ async fn route(node: &Node, kind: ServerKind, req: Request) -> Response {
         }
         _ => text(StatusCode::BAD_REQUEST, "Invalid path"),
     }
+}
+
+/// Compacts each device's log every `compact_interval_secs`.
+fn spawn_compactor(node: Arc<Node>) {
+    tokio::spawn(async move {
+        let every = std::time::Duration::from_secs(node.config.compact_interval_secs.max(1));
+        loop {
+            tokio::time::sleep(every).await;
+            for dev in node.devices.iter() {
+                let span = tracing::info_span!("compactor", device = %dev.name);
+                match dev
+                    .objects
+                    .compact(node.config.compact_max_live)
+                    .instrument(span.clone())
+                    .await
+                {
+                    Ok(r) if r.segments_removed > 0 => {
+                        span.in_scope(|| tracing::info!(?r, "compaction pass"))
+                    }
+                    Ok(_) => {}
+                    Err(e) => span.in_scope(|| tracing::error!(error = %e, "compaction failed")),
+                }
+            }
+        }
+    });
 }
 
 fn replicate_partition(dev: &Device, partition: u32) -> Response {
