@@ -2,6 +2,9 @@
 //! node's internal API (`storage` target); it only sends to the address it
 //! is given, which must be loopback or a test namespace.
 
+// A command-line tool: its results go to stdout.
+#![allow(clippy::print_stdout)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
