@@ -14,10 +14,12 @@ echo "== fio on $(df --output=source "$work" | tail -1) ($work), ${secs}s per jo
 fio_json() { fio --output-format=json "$@" | python3 -c 'import json,sys; j=json.load(sys.stdin)["jobs"][0]; w=j["write"]; r=j["read"]; print(json.dumps({"write_iops":w["iops"],"write_mib":w["bw"]/1024,"read_iops":r["iops"],"read_mib":r["bw"]/1024}))'; }
 f4k=$(fio_json --name=sync4k --directory="$work" --rw=write --bs=4k --size=256m --fdatasync=1 --runtime="$secs" --time_based --ioengine=sync)
 f1mw=$(fio_json --name=seq1m --directory="$work" --rw=write --bs=1m --size=1g --runtime="$secs" --time_based --end_fsync=1 --ioengine=sync)
+f1ms=$(fio_json --name=seq1ms --directory="$work" --rw=write --bs=1m --size=1g --fdatasync=1 --runtime="$secs" --time_based --ioengine=sync)
 f1mr=$(fio_json --name=seq1m --directory="$work" --rw=read --bs=1m --size=1g --runtime="$secs" --time_based --ioengine=sync --invalidate=1)
 rm -f "$work"/*.0.0
 echo "fio 4KiB write+fdatasync: $f4k"
 echo "fio 1MiB seq write:       $f1mw"
+echo "fio 1MiB write+fdatasync: $f1ms"
 echo "fio 1MiB seq read:        $f1mr"
 
 port=$((20000 + RANDOM % 20000))

@@ -683,3 +683,49 @@ fn unreachable_container_updates_are_queued_and_replayed() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+#[test]
+fn bodies_stream_without_holding_objects_in_memory() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let (_d, n) = node("auto", "");
+    const SIZE: usize = 256 << 20;
+    let chunk = bytes(5, 1 << 20);
+    let mut s = std::net::TcpStream::connect(n.object).unwrap();
+    write!(s, "PUT /d1/1/a/c/huge HTTP/1.1\r\nHost: x\r\nX-Timestamp: {}\r\nContent-Length: {SIZE}\r\nConnection: close\r\n\r\n", ts()).unwrap();
+    for _ in 0..SIZE / chunk.len() {
+        s.write_all(&chunk).unwrap();
+    }
+    let mut status = String::new();
+    BufReader::new(&s).read_line(&mut status).unwrap();
+    assert!(status.contains(" 201 "), "{status}");
+
+    let mut s = std::net::TcpStream::connect(n.object).unwrap();
+    write!(s, "GET /d1/1/a/c/huge HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut r = BufReader::new(s);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0usize;
+    loop {
+        let k = r.read(&mut buf).unwrap();
+        if k == 0 {
+            break;
+        }
+        total += k;
+    }
+    assert!(total > SIZE, "short body: {total}");
+    let peak = n.peak_rss();
+    assert!(peak < 160 << 20, "node peaked at {} MiB moving a 256 MiB object", peak >> 20);
+}
+
+#[test]
+fn a_device_that_goes_away_answers_507() {
+    let (_d, n) = node("auto", "");
+    assert_eq!(request(n.object, "PUT", "/d1/1/a/c/o", &[("X-Timestamp", &ts())], b"x").status, 201);
+    let dev = n.devices.join("d1");
+    let moved = n.devices.join("d1-pulled");
+    std::fs::rename(&dev, &moved).unwrap();
+    assert_eq!(request(n.object, "GET", "/d1/1/a/c/o", &[], b"").status, 507);
+    assert_eq!(request(n.object, "PUT", "/d1/1/a/c/p", &[("X-Timestamp", &ts())], b"x").status, 507);
+    assert_eq!(request(n.container, "PUT", "/d1/1/a/c", &[("X-Timestamp", &ts())], b"").status, 507);
+    std::fs::rename(&moved, &dev).unwrap();
+    assert_eq!(request(n.object, "GET", "/d1/1/a/c/o", &[], b"").body, b"x");
+}

@@ -97,6 +97,14 @@ impl StorageNode {
         false
     }
 
+    /// Peak resident memory of the node process so far, in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let pid = self.child.as_ref().map(Child::id).unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let kb: u64 = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+        kb * 1024
+    }
+
     /// kill -9, as a crash or power cut of the process would.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -354,7 +354,7 @@ pub async fn serve(
 async fn handle(node: Arc<Node>, kind: ServerKind, req: Request, peer: SocketAddr) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let span = tracing::info_span!("request", ?kind, %method, %path, %peer,
+    let span = tracing::debug_span!("request", ?kind, %method, %path, %peer,
         txn = req.headers().get("x-trans-id").and_then(|v| v.to_str().ok()).unwrap_or("-"));
     let started = std::time::Instant::now();
     // `instrument`, not `enter`: a span entered across an await breaks.
@@ -508,4 +508,45 @@ fn replicate_partition(dev: &Device, partition: u32) -> Response {
 
 pub fn is_method(req: &http::request::Parts, m: &Method) -> bool {
     req.method == m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_backend_paths() {
+        let t = Target::parse("/d1/12/AUTH_a/c/dir/o%20x", false).unwrap();
+        assert_eq!(
+            t,
+            Target::Object {
+                device: "d1".into(),
+                partition: 12,
+                account: "AUTH_a".into(),
+                container: "c".into(),
+                object: "dir/o x".into()
+            }
+        );
+        assert!(matches!(Target::parse("/d1/3/a/c", false), Ok(Target::Container { .. })));
+        assert!(matches!(Target::parse("/d1/3/a", false), Ok(Target::Account { .. })));
+        let p = Target::parse("/d1/3/abc-def", true).unwrap();
+        assert_eq!(p, Target::Partition { device: "d1".into(), partition: 3, suffixes: vec!["abc".into(), "def".into()] });
+        for bad in ["", "/", "//1/a", "/d1", "/d1/-1/a", "/d1/1/a/", "/d1/1//c", "/../1/a", "d1/1/a"] {
+            assert!(Target::parse(bad, false).is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn path_parser_never_panics(s in "\\PC{0,80}") {
+            let _ = Target::parse(&s, false);
+            let _ = Target::parse(&s, true);
+        }
+
+        #[test]
+        fn listing_parser_never_panics(q in "[a-z_=&%0-9A-F/+-]{0,80}", accept in proptest::option::of("\\PC{0,30}")) {
+            let _ = listing_format::parse(Some(&q), accept.as_deref());
+        }
+    }
 }
