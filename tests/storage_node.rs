@@ -700,7 +700,11 @@ fn bodies_stream_without_holding_objects_in_memory() {
     assert!(status.contains(" 201 "), "{status}");
 
     let mut s = std::net::TcpStream::connect(n.object).unwrap();
-    write!(s, "GET /d1/1/a/c/huge HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET /d1/1/a/c/huge HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut r = BufReader::new(s);
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0usize;
@@ -713,19 +717,56 @@ fn bodies_stream_without_holding_objects_in_memory() {
     }
     assert!(total > SIZE, "short body: {total}");
     let peak = n.peak_rss();
-    assert!(peak < 160 << 20, "node peaked at {} MiB moving a 256 MiB object", peak >> 20);
+    assert!(
+        peak < 160 << 20,
+        "node peaked at {} MiB moving a 256 MiB object",
+        peak >> 20
+    );
 }
 
 #[test]
 fn a_device_that_goes_away_answers_507() {
     let (_d, n) = node("auto", "");
-    assert_eq!(request(n.object, "PUT", "/d1/1/a/c/o", &[("X-Timestamp", &ts())], b"x").status, 201);
+    assert_eq!(
+        request(
+            n.object,
+            "PUT",
+            "/d1/1/a/c/o",
+            &[("X-Timestamp", &ts())],
+            b"x"
+        )
+        .status,
+        201
+    );
     let dev = n.devices.join("d1");
     let moved = n.devices.join("d1-pulled");
     std::fs::rename(&dev, &moved).unwrap();
-    assert_eq!(request(n.object, "GET", "/d1/1/a/c/o", &[], b"").status, 507);
-    assert_eq!(request(n.object, "PUT", "/d1/1/a/c/p", &[("X-Timestamp", &ts())], b"x").status, 507);
-    assert_eq!(request(n.container, "PUT", "/d1/1/a/c", &[("X-Timestamp", &ts())], b"").status, 507);
+    assert_eq!(
+        request(n.object, "GET", "/d1/1/a/c/o", &[], b"").status,
+        507
+    );
+    assert_eq!(
+        request(
+            n.object,
+            "PUT",
+            "/d1/1/a/c/p",
+            &[("X-Timestamp", &ts())],
+            b"x"
+        )
+        .status,
+        507
+    );
+    assert_eq!(
+        request(
+            n.container,
+            "PUT",
+            "/d1/1/a/c",
+            &[("X-Timestamp", &ts())],
+            b""
+        )
+        .status,
+        507
+    );
     std::fs::rename(&moved, &dev).unwrap();
     assert_eq!(request(n.object, "GET", "/d1/1/a/c/o", &[], b"").body, b"x");
 }

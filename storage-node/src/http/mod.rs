@@ -528,11 +528,26 @@ mod tests {
                 object: "dir/o x".into()
             }
         );
-        assert!(matches!(Target::parse("/d1/3/a/c", false), Ok(Target::Container { .. })));
-        assert!(matches!(Target::parse("/d1/3/a", false), Ok(Target::Account { .. })));
+        assert!(matches!(
+            Target::parse("/d1/3/a/c", false),
+            Ok(Target::Container { .. })
+        ));
+        assert!(matches!(
+            Target::parse("/d1/3/a", false),
+            Ok(Target::Account { .. })
+        ));
         let p = Target::parse("/d1/3/abc-def", true).unwrap();
-        assert_eq!(p, Target::Partition { device: "d1".into(), partition: 3, suffixes: vec!["abc".into(), "def".into()] });
-        for bad in ["", "/", "//1/a", "/d1", "/d1/-1/a", "/d1/1/a/", "/d1/1//c", "/../1/a", "d1/1/a"] {
+        assert_eq!(
+            p,
+            Target::Partition {
+                device: "d1".into(),
+                partition: 3,
+                suffixes: vec!["abc".into(), "def".into()]
+            }
+        );
+        for bad in [
+            "", "/", "//1/a", "/d1", "/d1/-1/a", "/d1/1/a/", "/d1/1//c", "/../1/a", "d1/1/a",
+        ] {
             assert!(Target::parse(bad, false).is_err(), "{bad}");
         }
     }

@@ -129,7 +129,15 @@ async fn put(
         },
         meta: None,
     };
-    let current = dev.objects.get_entry(&key).map_err(|e| store_error(&e))?;
+    // The commit decides conflicts; looking first only pays off before
+    // writing a large body for nothing, or to answer If-None-Match.
+    let if_none_match = header(parts, "if-none-match").is_some_and(|v| v.trim() == "*");
+    let may_be_large = length.is_none_or(|l| l > INLINE_MAX as u64);
+    let current = if if_none_match || may_be_large {
+        dev.objects.get_entry(&key).map_err(|e| store_error(&e))?
+    } else {
+        None
+    };
     if let Some(cur) = &current {
         if !entry.supersedes(cur) {
             return Err(store_error(&StoreError::Conflict(
@@ -141,7 +149,7 @@ async fn put(
                 .meta
                 .as_ref()
                 .is_some_and(|m| m.delete_at.is_none_or(|at| at > now_secs()));
-        if exists && header(parts, "if-none-match").is_some_and(|v| v.trim() == "*") {
+        if exists && if_none_match {
             return Err(text(StatusCode::PRECONDITION_FAILED, "Precondition Failed"));
         }
     }
