@@ -770,3 +770,66 @@ fn a_device_that_goes_away_answers_507() {
     std::fs::rename(&moved, &dev).unwrap();
     assert_eq!(request(n.object, "GET", "/d1/1/a/c/o", &[], b"").body, b"x");
 }
+
+#[test]
+fn container_metadata_limits_hold_across_posts() {
+    let (_d, n) = node("auto", "");
+    let c = n.container;
+    assert_eq!(
+        request(c, "PUT", "/d1/1/a/c", &[("X-Timestamp", &ts())], b"").status,
+        201
+    );
+    let v = "v".repeat(200);
+    let names: Vec<String> = (0..30)
+        .map(|i| format!("X-Container-Meta-K{i:02}"))
+        .collect();
+    let mut accepted = 0;
+    for name in &names {
+        let s = request(
+            c,
+            "POST",
+            "/d1/1/a/c",
+            &[("X-Timestamp", &ts()), (name.as_str(), v.as_str())],
+            b"",
+        )
+        .status;
+        if s == 204 {
+            accepted += 1;
+        } else {
+            assert_eq!(s, 400);
+        }
+    }
+    // 4096 bytes of names and values fit 19 items of 4 + 200 bytes.
+    assert_eq!(accepted, 4096 / 204);
+    let r = request(c, "HEAD", "/d1/1/a/c", &[], b"");
+    assert_eq!(
+        r.headers
+            .iter()
+            .filter(|(k, _)| k.starts_with("x-container-meta-"))
+            .count(),
+        accepted
+    );
+    // Removing one (empty value) makes room again.
+    assert_eq!(
+        request(
+            c,
+            "POST",
+            "/d1/1/a/c",
+            &[("X-Timestamp", &ts()), ("X-Container-Meta-K00", "")],
+            b""
+        )
+        .status,
+        204
+    );
+    assert_eq!(
+        request(
+            c,
+            "POST",
+            "/d1/1/a/c",
+            &[("X-Timestamp", &ts()), ("X-Container-Meta-New", "x")],
+            b""
+        )
+        .status,
+        204
+    );
+}

@@ -78,6 +78,12 @@ pub async fn handle(
     r.unwrap_or_else(|r| r)
 }
 
+fn live_headers(info: &Info) -> Vec<(String, String)> {
+    info.live_meta()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
 fn existing(table: &Table, path: &str) -> Result<Info, Response> {
     match table.info(path).map_err(|e| store_error(&e))? {
         Some(i) if !i.is_deleted() => Ok(i),
@@ -129,9 +135,12 @@ async fn put(
             };
             info.put_ts = info.put_ts.max(ts);
             info.merge_meta(&meta, ts);
-            Ok((Some(info), created))
+            match check_limits(&live_headers(&info), level.meta_prefix()) {
+                Ok(()) => Ok((Some(info), Ok(created))),
+                Err(r) => Ok((None, Err(r))),
+            }
         })
-        .map_err(|e| store_error(&e))?;
+        .map_err(|e| store_error(&e))??;
     if level == Level::Container {
         report_to_account(node, dev, path, parts).await;
     }
@@ -190,23 +199,13 @@ fn post(dev: &Device, level: Level, path: &str, parts: &http::request::Parts) ->
         .update_info(path, |cur| {
             let mut info = cur.ok_or(crate::engine::StoreError::NotFound)?;
             info.merge_meta(&meta, ts);
-            let mut merged = info.clone();
-            merged
-                .meta
-                .retain(|k, _| k.starts_with(level.meta_prefix()));
-            if merged.meta_size()
-                > super::meta::MAX_META_OVERALL_SIZE + 100 * super::meta::MAX_META_COUNT
-            {
-                return Err(crate::engine::StoreError::Corrupt("metadata too large"));
+            // Swift's limits hold for the merged whole, not one request.
+            match check_limits(&live_headers(&info), level.meta_prefix()) {
+                Ok(()) => Ok((Some(info), Ok(()))),
+                Err(r) => Ok((None, Err(r))),
             }
-            Ok((Some(info), ()))
         })
-        .map_err(|e| match e {
-            crate::engine::StoreError::Corrupt(_) => {
-                text(StatusCode::BAD_REQUEST, "Total metadata too large")
-            }
-            e => store_error(&e),
-        })?;
+        .map_err(|e| store_error(&e))??;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

@@ -470,7 +470,7 @@ async fn get(dev: &Device, key: &[u8], parts: &http::request::Parts) -> Handled 
         key: key.to_vec(),
         entry: entry.clone(),
     };
-    let objects = dev_handle(dev);
+    let objects = dev.objects.clone();
     tokio::spawn(async move {
         let sent = stream(source, &spans, &framing, &closing, &tx).await;
         if let Err(e) = sent {
@@ -488,10 +488,6 @@ async fn get(dev: &Device, key: &[u8], parts: &http::request::Parts) -> Handled 
 struct Quarantine {
     key: Vec<u8>,
     entry: Entry,
-}
-
-fn dev_handle(dev: &Device) -> Arc<crate::engine::ObjectStore> {
-    dev.objects.clone()
 }
 
 enum Source {

@@ -65,11 +65,6 @@ impl Info {
             .filter(|(_, v, _)| !v.is_empty())
             .map(|(n, v, _)| (n.as_str(), v.as_str()))
     }
-
-    /// Bytes of metadata as Swift counts them against its limits.
-    pub fn meta_size(&self) -> usize {
-        self.live_meta().map(|(n, v)| n.len() + v.len()).sum()
-    }
 }
 
 /// A row in a listing: an object in a container or a container in an account.
