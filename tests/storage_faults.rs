@@ -9,14 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{bytes, request, try_request, ts, StorageNode, ENGINES};
+use common::{bytes, request, temp_node, try_request, ts, StorageNode, ENGINES};
 
 fn node(engine: &str) -> (tempfile::TempDir, StorageNode) {
-    let dir = tempfile::tempdir().unwrap();
-    let devices = dir.path().join("node");
-    std::fs::create_dir_all(devices.join("d1")).unwrap();
-    let n = StorageNode::start(&devices, engine, "");
-    (dir, n)
+    temp_node(engine, "")
 }
 
 /// What an object may hold: `Some(seed, len)` data or `None` (absent).

@@ -29,6 +29,15 @@ pub struct StorageNode {
     config: PathBuf,
 }
 
+/// A node over one device `d1` in a fresh temporary directory.
+pub fn temp_node(engine: &str, extra: &str) -> (tempfile::TempDir, StorageNode) {
+    let dir = tempfile::tempdir().unwrap();
+    let devices = dir.path().join("node");
+    std::fs::create_dir_all(devices.join("d1")).unwrap();
+    let n = StorageNode::start(&devices, engine, extra);
+    (dir, n)
+}
+
 impl StorageNode {
     /// Starts a node over `devices` (whose subdirectories are devices).
     /// Ports are picked free and may be taken before the node binds them
