@@ -380,7 +380,7 @@ async fn get(dev: &Device, key: &[u8], parts: &http::request::Parts) -> Handled 
     };
     // Multipart framing around each span (empty for one span).
     let boundary = hex::encode(Timestamp::now().to_bytes());
-    let framing: Vec<(String, String)> = if spans.len() > 1 {
+    let framing: Vec<String> = if spans.len() > 1 {
         spans
             .iter()
             .enumerate()
@@ -391,11 +391,11 @@ async fn get(dev: &Device, key: &[u8], parts: &http::request::Parts) -> Handled 
                     meta.content_type,
                     e - 1
                 );
-                (head, String::new())
+                head
             })
             .collect()
     } else {
-        vec![(String::new(), String::new())]
+        vec![String::new()]
     };
     let closing = if spans.len() > 1 {
         format!("\r\n--{boundary}--")
@@ -403,7 +403,7 @@ async fn get(dev: &Device, key: &[u8], parts: &http::request::Parts) -> Handled 
         String::new()
     };
     let length: u64 = spans.iter().map(|(s, e)| e - s).sum::<u64>()
-        + framing.iter().map(|(h, _)| h.len() as u64).sum::<u64>()
+        + framing.iter().map(|h| h.len() as u64).sum::<u64>()
         + closing.len() as u64;
     if let Ranges::Partial(_) = wanted {
         *r.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -503,12 +503,12 @@ type Tx = tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>;
 async fn stream(
     mut source: Source,
     spans: &[(u64, u64)],
-    framing: &[(String, String)],
+    framing: &[String],
     closing: &str,
     tx: &Tx,
 ) -> Result<(), StoreError> {
     let send = |b: Bytes| async move { tx.send(Ok(b)).await.map_err(|_| StoreError::Stopped) };
-    for ((s, e), (head, _)) in spans.iter().zip(framing) {
+    for ((s, e), head) in spans.iter().zip(framing) {
         if !head.is_empty() {
             send(Bytes::from(head.clone())).await?;
         }
