@@ -13,8 +13,8 @@ target/release/stratus storage --devices "$work/node" --engine "$engine" \
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 100); do curl -sf http://127.0.0.1:$port/healthcheck >/dev/null && break; sleep 0.1; done
-target/release/stratus-bench --target 127.0.0.1:$port --op put --size 100 --concurrency 64 \
+target/release/stratus-bench --target 127.0.0.1:$port --mix put --size 100 --concurrency 64 \
     --requests "$n" --duration 1200 --objects "$n" --prefix rss --verify --json
-target/release/stratus-bench --target 127.0.0.1:$port --op get --size 100 --concurrency 64 \
+target/release/stratus-bench --target 127.0.0.1:$port --mix get --no-prefill --size 100 --concurrency 64 \
     --requests 100000 --duration 60 --objects "$n" --prefix rss --verify --json
 echo "{\"objects\": $n, \"engine\": \"$engine\", \"rss_mib\": $(awk '/VmRSS/ {print $2/1024}' /proc/$pid/status), \"disk_mib\": $(du -sm "$work/node" | cut -f1)}"

@@ -66,15 +66,15 @@ printf "%-22s %12s %12s %8s   %s\n" "workload (conc $conc)" "stratus op/s" "swif
 for size in 4096 1048576; do
     n=$(( size > 4096 ? 256 : 2000 ))
     for p in $port $((port+1)); do
-        bench $p --op put --size $size --concurrency 16 --requests $n --duration 300 --objects $n --prefix g --verify >/dev/null
+        bench $p --mix put --size $size --concurrency 16 --requests $n --duration 300 --objects $n --prefix g --verify >/dev/null
     done
     for op in put get; do
-        if [ $op = put ]; then args=(--objects 20000 --prefix p); else args=(--objects $n --prefix g); fi
-        sw=$(bench $port --op $op --size $size --concurrency "$conc" --requests 10000000 --duration "$secs" "${args[@]}")
-        st=$(bench $((port+1)) --op $op --size $size --concurrency "$conc" --requests 10000000 --duration "$secs" "${args[@]}")
+        if [ $op = put ]; then args=(--objects 20000 --prefix p); else args=(--objects $n --prefix g --no-prefill); fi
+        sw=$(bench $port --mix $op --size $size --concurrency "$conc" --requests 10000000 --duration "$secs" "${args[@]}")
+        st=$(bench $((port+1)) --mix $op --size $size --concurrency "$conc" --requests 10000000 --duration "$secs" "${args[@]}")
         python3 - "$op $size" "$st" "$sw" <<'PY'
 import json, sys
-name, st, sw = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+name, st, sw = sys.argv[1], json.loads(sys.argv[2])["all"], json.loads(sys.argv[3])["all"]
 err = lambda j: "" if not j["errors"] else f"  errors {j['errors']}"
 print(f"{name:<22} {st['ops_per_sec']:12.0f} {sw['ops_per_sec']:12.0f} {st['ops_per_sec']/max(sw['ops_per_sec'],1e-9):7.1f}x   {st['p99_ms']:.2f} / {sw['p99_ms']:.2f}{err(st)}{err(sw)}")
 PY

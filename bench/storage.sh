@@ -35,14 +35,14 @@ for engine in io_uring sync; do
     for size in 4096 1048576; do
         # Prefill the objects the GET runs read (verified once).
         n=$(( size > 4096 ? 256 : 2000 ))
-        $bin/stratus-bench --target 127.0.0.1:$port --op put --size $size --concurrency 16 \
+        $bin/stratus-bench --target 127.0.0.1:$port --mix put --size $size --concurrency 16 \
             --requests $n --duration 120 --objects $n --prefix "g$size" --verify --json >/dev/null
-        $bin/stratus-bench --target 127.0.0.1:$port --op get --size $size --concurrency 16 \
+        $bin/stratus-bench --target 127.0.0.1:$port --mix get --no-prefill --size $size --concurrency 16 \
             --requests $n --duration 120 --objects $n --prefix "g$size" --verify --json
         for conc in 1 16 64; do
-            $bin/stratus-bench --target 127.0.0.1:$port --op put --size $size --concurrency $conc \
+            $bin/stratus-bench --target 127.0.0.1:$port --mix put --size $size --concurrency $conc \
                 --requests 1000000 --duration "$secs" --objects 20000 --prefix "p$size" --json
-            $bin/stratus-bench --target 127.0.0.1:$port --op get --size $size --concurrency $conc \
+            $bin/stratus-bench --target 127.0.0.1:$port --mix get --no-prefill --size $size --concurrency $conc \
                 --requests 1000000 --duration "$secs" --objects $n --prefix "g$size" --json
         done
     done

@@ -2,6 +2,9 @@
 //! `benches/`, peer comparisons in the scripts beside this crate.
 
 pub mod load;
+pub mod protocol;
+pub mod sigv4;
+pub mod workload;
 
 use stratus_ring::{NewDevice, RingBuilder, RingError};
 

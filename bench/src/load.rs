@@ -14,6 +14,8 @@ use hyper_util::rt::TokioIo;
 /// One request of a workload.
 #[derive(Debug, Clone)]
 pub struct Op {
+    /// The operation's name in reports (`put`, `get`, …).
+    pub kind: &'static str,
     pub method: http::Method,
     pub path: String,
     pub headers: Vec<(String, String)>,
@@ -29,9 +31,18 @@ pub type MakeOp = Arc<dyn Fn(u64) -> Op + Send + Sync>;
 pub struct Plan {
     pub target: SocketAddr,
     pub concurrency: usize,
+    /// Measured requests (warm-up ones do not count).
     pub requests: u64,
+    /// Measured time, after the warm-up.
     pub duration: Duration,
+    /// Requests in the first `warmup` are sent but not recorded.
+    pub warmup: Duration,
+    /// Print a progress line to stderr every second.
+    pub progress: bool,
 }
+
+/// Reports per operation kind, plus their sum under "all".
+pub type Reports = std::collections::BTreeMap<&'static str, Report>;
 
 #[derive(Debug, Default, Clone)]
 pub struct Report {
@@ -81,7 +92,8 @@ type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 async fn connect(addr: SocketAddr) -> anyhow::Result<Sender> {
     let stream = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
         .await
-        .map_err(|_| anyhow::anyhow!("connecting to {addr} timed out"))??;
+        .map_err(|_| anyhow::anyhow!("connecting to {addr} timed out"))?
+        .map_err(|e| anyhow::anyhow!("cannot connect to {addr}: {e}"))?;
     stream.set_nodelay(true)?;
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
@@ -89,58 +101,106 @@ async fn connect(addr: SocketAddr) -> anyhow::Result<Sender> {
 }
 
 /// Runs `make` with `plan.concurrency` workers until `plan.requests` are
-/// issued or `plan.duration` passes, whichever is first.
-pub async fn run(plan: &Plan, make: MakeOp) -> anyhow::Result<Report> {
+/// measured or `plan.duration` passes after the warm-up, whichever is first.
+pub async fn run(plan: &Plan, make: MakeOp) -> anyhow::Result<Reports> {
     // Fail fast and clearly on an unreachable endpoint.
     connect(plan.target).await?;
     let next = Arc::new(AtomicU64::new(0));
+    let warm_next = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
-    let deadline = start + plan.duration;
+    let measure_from = start + plan.warmup;
+    let deadline = measure_from + plan.duration;
+    let progress = plan.progress.then(|| {
+        let (done, failed) = (done.clone(), failed.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let t = start.elapsed().as_secs_f64();
+                eprint!(
+                    "\r{t:6.1} s  {} done  {} errors   ",
+                    done.load(Ordering::Relaxed),
+                    failed.load(Ordering::Relaxed)
+                );
+            }
+        })
+    });
     let mut tasks = Vec::new();
     for _ in 0..plan.concurrency {
-        let (next, make, plan) = (next.clone(), make.clone(), plan.clone());
+        let (next, warm_next, make, plan) =
+            (next.clone(), warm_next.clone(), make.clone(), plan.clone());
+        let (done, failed) = (done.clone(), failed.clone());
         tasks.push(tokio::spawn(async move {
-            let mut rep = Report::default();
+            let mut reps = Reports::new();
             let mut sender: Option<Sender> = None;
             loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= plan.requests || Instant::now() >= deadline {
+                let warm = Instant::now() < measure_from;
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let i = if warm {
+                    warm_next.fetch_add(1, Ordering::Relaxed)
+                } else {
+                    next.fetch_add(1, Ordering::Relaxed)
+                };
+                if !warm && i >= plan.requests {
                     break;
                 }
                 let op = make(i);
                 let t0 = Instant::now();
                 let result = once(&mut sender, plan.target, &op).await;
                 let us = t0.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+                if warm {
+                    continue;
+                }
+                let rep = reps.entry(op.kind).or_default();
                 match result {
                     Ok((status, n))
                         if status < 300 || (status == 404 && op.method == http::Method::DELETE) =>
                     {
+                        done.fetch_add(1, Ordering::Relaxed);
                         rep.ok += 1;
                         rep.bytes += n;
                         rep.latencies_us.push(us);
                     }
-                    Ok((status, _)) => *rep.errors.entry(status.to_string()).or_default() += 1,
+                    Ok((status, _)) => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        *rep.errors.entry(status.to_string()).or_default() += 1;
+                    }
                     Err(e) => {
+                        failed.fetch_add(1, Ordering::Relaxed);
                         sender = None;
                         *rep.errors.entry(e.to_string()).or_default() += 1;
                     }
                 }
             }
-            rep
+            reps
         }));
     }
-    let mut total = Report::default();
+    let mut total = Reports::new();
     for t in tasks {
-        let r = t.await?;
-        total.ok += r.ok;
-        total.bytes += r.bytes;
-        total.latencies_us.extend(r.latencies_us);
-        for (k, v) in r.errors {
-            *total.errors.entry(k).or_default() += v;
+        for (kind, r) in t.await? {
+            for key in [kind, "all"] {
+                let e = total.entry(key).or_default();
+                e.ok += r.ok;
+                e.bytes += r.bytes;
+                e.latencies_us.extend(&r.latencies_us);
+                for (k, v) in &r.errors {
+                    *e.errors.entry(k.clone()).or_default() += v;
+                }
+            }
         }
     }
-    total.elapsed = start.elapsed();
-    total.latencies_us.sort_unstable();
+    if let Some(p) = progress {
+        p.abort();
+        eprintln!();
+    }
+    let elapsed = start.elapsed().saturating_sub(plan.warmup);
+    for r in total.values_mut() {
+        r.elapsed = elapsed;
+        r.latencies_us.sort_unstable();
+    }
     Ok(total)
 }
 
