@@ -281,3 +281,54 @@ fn container_metadata_limits_hold_across_posts() {
         204
     );
 }
+
+#[test]
+fn container_totals_reach_the_account_after_a_crash() {
+    let (_d, mut n) = node("auto", "account_report_interval_ms = 600000\n");
+    let (o, c, a) = (n.object, n.container, n.account);
+    let acct = [
+        ("X-Account-Host", a.to_string()),
+        ("X-Account-Device", "d1".into()),
+        ("X-Account-Partition", "2".into()),
+    ];
+    let t = ts();
+    let mut h: Vec<(&str, &str)> = acct.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    h.push(("X-Timestamp", &t));
+    assert_eq!(request(c, "PUT", "/d1/5/acct/cont", &h, b"").status, 201);
+    let ch = [
+        ("X-Container-Host", c.to_string()),
+        ("X-Container-Device", "d1".into()),
+        ("X-Container-Partition", "5".into()),
+    ];
+    for i in 0..5 {
+        let t = ts();
+        let mut h: Vec<(&str, &str)> = ch.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        h.push(("X-Timestamp", &t));
+        assert_eq!(
+            request(o, "PUT", &format!("/d1/9/acct/cont/o{i}"), &h, b"abc").status,
+            201
+        );
+    }
+    // The account heard of the container at its PUT, not of its objects.
+    assert_eq!(
+        request(a, "HEAD", "/d1/2/acct", &[], b"").header("x-account-object-count"),
+        Some("0")
+    );
+    n.kill9();
+    n.write_config("account_report_interval_ms = 100\n");
+    n.restart();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = request(n.account, "HEAD", "/d1/2/acct", &[], b"");
+        if r.header("x-account-object-count") == Some("5") {
+            assert_eq!(r.header("x-account-bytes-used"), Some("15"));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "totals lost in the crash: {:?}",
+            r.headers
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -27,6 +27,7 @@ pub struct StorageNode {
     pub account: SocketAddr,
     pub devices: PathBuf,
     config: PathBuf,
+    engine: String,
 }
 
 /// A node over one device `d1` in a fresh temporary directory.
@@ -47,14 +48,6 @@ impl StorageNode {
         for _ in 0..5 {
             let (o, c, a) = (addr(free_port()), addr(free_port()), addr(free_port()));
             let config = devices.with_extension("toml");
-            std::fs::write(
-                &config,
-                format!(
-                    "bind = \"{o}\"\ncontainer_bind = \"{c}\"\naccount_bind = \"{a}\"\ndevices = \"{}\"\nengine = \"{engine}\"\n{extra}",
-                    devices.display()
-                ),
-            )
-            .unwrap();
             let mut node = StorageNode {
                 child: None,
                 object: o,
@@ -62,12 +55,26 @@ impl StorageNode {
                 account: a,
                 devices: devices.into(),
                 config,
+                engine: engine.into(),
             };
+            node.write_config(extra);
             if node.try_restart() {
                 return node;
             }
         }
         panic!("storage node did not come up");
+    }
+
+    /// Rewrites the config (same ports and devices) with other extra
+    /// settings; they apply from the next restart.
+    pub fn write_config(&mut self, extra: &str) {
+        let (o, c, a) = (self.object, self.container, self.account);
+        let text = format!(
+            "bind = \"{o}\"\ncontainer_bind = \"{c}\"\naccount_bind = \"{a}\"\ndevices = \"{}\"\nengine = \"{}\"\n{extra}",
+            self.devices.display(),
+            self.engine
+        );
+        std::fs::write(&self.config, text).unwrap();
     }
 
     pub fn restart(&mut self) {

@@ -326,14 +326,7 @@ fn get(
 
 /// A row update: an object in a container (from an object server) or a
 /// container in an account (from a container server).
-pub async fn row(
-    node: &Node,
-    dev: &Device,
-    level: Level,
-    parent: &str,
-    name: &str,
-    req: Request,
-) -> Response {
+pub async fn row(dev: &Device, level: Level, parent: &str, name: &str, req: Request) -> Response {
     let (parts, _body) = req.into_parts();
     let ts = match request_timestamp(&parts) {
         Ok(t) => t,
@@ -380,16 +373,11 @@ pub async fn row(
         }
     };
     match stored {
-        Ok(true) => {
-            if level == Level::Container {
-                node.dirty_container(dev, parent);
-            }
-            empty(if deleting {
-                StatusCode::NO_CONTENT
-            } else {
-                StatusCode::CREATED
-            })
-        }
+        Ok(true) => empty(if deleting {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::CREATED
+        }),
         Ok(false) => text(StatusCode::NOT_FOUND, "Not Found"),
         Err(e) => store_error(&e),
     }

@@ -17,9 +17,8 @@ mod object;
 mod ranges;
 pub mod update;
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
@@ -48,41 +47,32 @@ pub const MAX_OBJECT_NAME: usize = 1024;
 pub struct Node {
     pub devices: Devices,
     pub config: StorageConfig,
-    /// Containers whose totals changed since they were last reported to
-    /// their account servers: (device, `/account/container`).
-    dirty: Mutex<HashSet<(String, String)>>,
 }
 
 impl Node {
     pub fn new(devices: Devices, config: StorageConfig) -> Node {
-        Node {
-            devices,
-            config,
-            dirty: Mutex::new(HashSet::new()),
-        }
+        Node { devices, config }
     }
 
-    pub fn dirty_container(&self, dev: &Device, path: &str) {
-        if let Ok(mut d) = self.dirty.lock() {
-            d.insert((dev.name.clone(), path.to_string()));
-        }
-    }
-
-    /// Reports changed container totals to the account servers each
-    /// container was created with.
-    pub async fn report_dirty(&self) {
-        let dirty: Vec<(String, String)> = match self.dirty.lock() {
-            Ok(mut d) => d.drain().collect(),
-            Err(_) => return,
-        };
-        for (device, path) in dirty {
-            let Some(dev) = self.devices.get(&device) else {
-                continue;
+    /// Reports containers whose totals changed to the account servers each
+    /// was created with. A report that fails is queued like any update.
+    pub async fn report_changed_containers(&self) {
+        for dev in self.devices.iter() {
+            let changed = match dev.containers.changed(1000) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(device = %dev.name, error = %e, "cannot read container changes");
+                    continue;
+                }
             };
-            let Ok(Some(info)) = dev.containers.info(&path) else {
-                continue;
-            };
-            db::report(self, &dev, &path, &info).await;
+            for (path, mark) in changed {
+                if let Ok(Some(info)) = dev.containers.info(&path) {
+                    db::report(self, dev, &path, &info).await;
+                }
+                if let Err(e) = dev.containers.clear_changed(&path, &mark) {
+                    tracing::error!(device = %dev.name, error = %e, "cannot clear a container change");
+                }
+            }
         }
     }
 }
@@ -424,7 +414,6 @@ async fn route(node: &Node, kind: ServerKind, req: Request) -> Response {
             },
         ) => {
             db::row(
-                node,
                 &dev,
                 Level::Container,
                 &format!("/{account}/{container}"),
@@ -451,7 +440,6 @@ async fn route(node: &Node, kind: ServerKind, req: Request) -> Response {
             },
         ) => {
             db::row(
-                node,
                 &dev,
                 Level::Account,
                 &format!("/{account}"),

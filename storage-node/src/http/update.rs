@@ -179,7 +179,7 @@ pub fn spawn_updater(node: Arc<Node>) {
         let every = Duration::from_millis(reporter.config.account_report_interval_ms.max(10));
         loop {
             tokio::time::sleep(every).await;
-            reporter.report_dirty().await;
+            reporter.report_changed_containers().await;
         }
     });
     tokio::spawn(async move {

@@ -131,8 +131,18 @@ impl Row for ContainerRow {
 pub struct Table {
     db: Arc<DB>,
     cf: &'static str,
+    /// Containers mark each totals change (`C<path>` → change time) so
+    /// that reporting them to the account survives a crash.
+    track_changes: bool,
     /// Row updates read-modify-write the parent's totals; one writer at a time.
     write: Mutex<()>,
+}
+
+fn change_key(path: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + path.len());
+    k.push(b'C');
+    k.extend_from_slice(path.as_bytes());
+    k
 }
 
 fn info_key(path: &str) -> Vec<u8> {
@@ -163,8 +173,43 @@ impl Table {
         Table {
             db,
             cf,
+            track_changes: cf == CF_CONTAINERS,
             write: Mutex::new(()),
         }
+    }
+
+    /// Up to `limit` paths whose totals changed since last reported, with
+    /// the mark to clear once they are.
+    pub fn changed(&self, limit: usize) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf()?,
+            rocksdb::IteratorMode::From(b"C", rocksdb::Direction::Forward),
+        );
+        for item in iter.take(limit) {
+            let (k, v) = item?;
+            if k.first() != Some(&b'C') {
+                break;
+            }
+            let path = String::from_utf8(k[1..].to_vec())
+                .map_err(|_| StoreError::Corrupt("change mark"))?;
+            out.push((path, v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Clears a change mark unless another change came since it was read.
+    pub fn clear_changed(&self, path: &str, mark: &[u8]) -> Result<(), StoreError> {
+        let _g = self.write.lock().map_err(|_| StoreError::Stopped)?;
+        let key = change_key(path);
+        if self
+            .db
+            .get_pinned_cf(self.cf()?, &key)?
+            .is_some_and(|v| *v == *mark)
+        {
+            self.db.delete_cf(self.cf()?, key)?;
+        }
+        Ok(())
     }
 
     fn cf(&self) -> Result<&rocksdb::ColumnFamily, StoreError> {
@@ -238,6 +283,9 @@ impl Table {
         let mut b = WriteBatch::default();
         b.put_cf(cf, key, encode(row));
         b.put_cf(cf, info_key(path), encode(&info));
+        if self.track_changes {
+            b.put_cf(cf, change_key(path), Timestamp::now().to_bytes());
+        }
         self.db.write(b)?;
         Ok(true)
     }
