@@ -9,7 +9,6 @@
 // does not matter.
 #![allow(clippy::result_large_err)]
 
-mod body;
 mod db;
 mod listing_format;
 mod meta;
@@ -28,11 +27,11 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
-pub use self::body::Body;
 use crate::config::StorageConfig;
 use crate::device::{Device, Devices};
 use crate::engine::StoreError;
 use crate::timestamp::Timestamp;
+pub use stratus_common::body::Body;
 
 pub type Request = http::Request<Incoming>;
 pub type Response = http::Response<Body>;
