@@ -1,7 +1,8 @@
 //! The `stratus` command: parses the command line and hands each
 //! subcommand to the crate that does the work: `stratus ring` (the ring
-//! builder, with swift-ring-builder's syntax) and `stratus storage` (a
-//! storage node).
+//! builder, with swift-ring-builder's syntax), `stratus storage` (a storage
+//! node), `stratus proxy` (the Swift API) and `stratus up` (all of them on
+//! one machine).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -10,8 +11,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod proxy_cmd;
 mod ring_cmd;
 mod storage_cmd;
+mod up_cmd;
 
 pub use ring_cmd::Exit;
 
@@ -49,6 +52,21 @@ enum Command {
     /// Run a storage node: object, container and account servers over the
     /// devices (directories) under --devices.
     Storage(storage_cmd::StorageArgs),
+    /// Run the proxy (Swift API) from a config file.
+    Proxy(proxy_cmd::ProxyArgs),
+    /// Start a whole object store on this machine: three storage nodes and
+    /// the proxy on loopback, in the foreground (Ctrl-C stops it).
+    Up(up_cmd::UpArgs),
+}
+
+/// Logs to stderr, `RUST_LOG` filtering (default info).
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Runs the command line `args` (program name first) and returns the exit code.
@@ -64,6 +82,8 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let exit = match cli.command {
         Command::Ring { builder, args } => ring_cmd::run(&builder, &args, &mut out),
         Command::Storage(args) => storage_cmd::run(args),
+        Command::Proxy(args) => proxy_cmd::run(args),
+        Command::Up(args) => up_cmd::run(args),
     };
     let _ = out.flush();
     exit.into()

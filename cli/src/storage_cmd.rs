@@ -46,12 +46,7 @@ fn fail(msg: &str) -> Exit {
 }
 
 pub fn run(args: StorageArgs) -> Exit {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    crate::init_tracing();
     let mut config = match &args.config {
         Some(p) => match StorageConfig::load(p) {
             Ok(c) => c,

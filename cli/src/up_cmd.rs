@@ -1,0 +1,219 @@
+//! `stratus up`: a whole object store on one machine, in the foreground.
+//! Three storage nodes (two devices each) and the proxy, on loopback; the
+//! rings, users and data persist in the data directory across runs.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::Args;
+use stratus_common::fs::write_atomic;
+use stratus_proxy::config::User;
+use stratus_proxy::ProxyConfig;
+use stratus_ring::{NewDevice, RebalanceOptions, RingBuilder};
+use stratus_storage::device::Devices;
+use stratus_storage::http::{Node, ServerKind};
+use stratus_storage::StorageConfig;
+use tokio::net::TcpListener;
+
+use crate::Exit;
+
+const NODES: u16 = 3;
+const DEVICES_PER_NODE: u16 = 2;
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Where rings, users and data live (default: $XDG_DATA_HOME/stratus
+    /// or ~/.local/share/stratus).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The proxy's port (Swift API).
+    #[arg(long, default_value_t = 8080)]
+    proxy_port: u16,
+    /// Storage node N serves objects on BASE+N, containers on BASE+10+N,
+    /// accounts on BASE+20+N.
+    #[arg(long, default_value_t = 6200)]
+    storage_port: u16,
+}
+
+fn default_data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("stratus");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/share/stratus")
+}
+
+fn fail(msg: &str) -> Exit {
+    eprintln!("error: {msg}");
+    Exit::Error
+}
+
+fn random_hex<const N: usize>() -> Result<String, String> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|e| format!("no randomness: {e}"))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// Builds the three rings on first start; later starts keep them.
+fn ensure_rings(dir: &Path, storage_port: u16) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let key_hex = random_hex::<16>()?;
+    let mut key = [0u8; 16];
+    for (i, k) in key.iter_mut().enumerate() {
+        *k = u8::from_str_radix(&key_hex[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+    }
+    for (kind, offset) in [("object", 0u16), ("container", 10), ("account", 20)] {
+        let ring = dir.join(format!("{kind}.ring"));
+        if ring.exists() {
+            continue;
+        }
+        let mut b = RingBuilder::new(10, 3.0, 1, key).map_err(|e| e.to_string())?;
+        for n in 0..NODES {
+            for d in 1..=DEVICES_PER_NODE {
+                b.add_dev(NewDevice {
+                    id: None,
+                    region: 1,
+                    zone: u32::from(n) + 1,
+                    ip: "127.0.0.1".into(),
+                    port: storage_port + offset + n,
+                    replication_ip: None,
+                    replication_port: None,
+                    device: format!("d{d}"),
+                    weight: 100.0,
+                    meta: String::new(),
+                })
+                .map_err(|e| e.to_string())?;
+            }
+        }
+        b.rebalance(RebalanceOptions { seed: 1, now: 0 })
+            .map_err(|e| e.to_string())?;
+        let builder = dir.join(format!("{kind}.builder"));
+        write_atomic(&builder, &b.to_bytes()).map_err(|e| format!("{}: {e}", builder.display()))?;
+        let bytes = b.to_ring().map_err(|e| e.to_string())?.to_bytes();
+        write_atomic(&ring, &bytes).map_err(|e| format!("{}: {e}", ring.display()))?;
+    }
+    Ok(())
+}
+
+/// The v1 user `test:tester`, its key made on first start and kept.
+fn ensure_user(dir: &Path) -> Result<User, String> {
+    let path = dir.join("tester.key");
+    let key = match std::fs::read_to_string(&path) {
+        Ok(k) if !k.trim().is_empty() => k.trim().to_string(),
+        _ => {
+            let k = random_hex::<16>()?;
+            write_atomic(&path, k.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+            k
+        }
+    };
+    Ok(User {
+        account: "test".into(),
+        user: "tester".into(),
+        key,
+        roles: vec![".admin".into()],
+    })
+}
+
+async fn bind(port: u16, what: &str) -> Result<TcpListener, String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr} ({what}): {e}"))
+}
+
+pub fn run(args: UpArgs) -> Exit {
+    crate::init_tracing();
+    let dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start runtime: {e}")),
+    };
+    match rt.block_on(up(&dir, &args)) {
+        Ok(()) => Exit::Success,
+        Err(e) => fail(&e),
+    }
+}
+
+async fn up(dir: &Path, args: &UpArgs) -> Result<(), String> {
+    let rings = dir.join("rings");
+    ensure_rings(&rings, args.storage_port)?;
+    let user = ensure_user(dir)?;
+    // Bind everything first, so a port in use is reported before anything runs.
+    let proxy_listener = bind(args.proxy_port, "proxy").await?;
+    let mut nodes = Vec::new();
+    for n in 0..NODES {
+        let base = args.storage_port + n;
+        let listeners = [
+            (bind(base, "object server").await?, ServerKind::Object),
+            (
+                bind(base + 10, "container server").await?,
+                ServerKind::Container,
+            ),
+            (
+                bind(base + 20, "account server").await?,
+                ServerKind::Account,
+            ),
+        ];
+        let devices = dir.join(format!("node{n}"));
+        for d in 1..=DEVICES_PER_NODE {
+            std::fs::create_dir_all(devices.join(format!("d{d}")))
+                .map_err(|e| format!("{}: {e}", devices.display()))?;
+        }
+        let config = StorageConfig {
+            devices: devices.clone(),
+            ..StorageConfig::default()
+        };
+        let opened = Devices::open_all(
+            &devices,
+            config.engine,
+            stratus_storage::engine::EngineOptions::default(),
+        )
+        .map_err(|e| format!("{}: {e}", devices.display()))?;
+        nodes.push((Arc::new(Node::new(opened, config)), listeners));
+    }
+    let proxy_config = ProxyConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], args.proxy_port)),
+        rings,
+        users: vec![user.clone()],
+        ..ProxyConfig::default()
+    };
+    let proxy = Arc::new(stratus_proxy::Proxy::new(proxy_config).map_err(|e| e.to_string())?);
+    let auth = format!("http://127.0.0.1:{}/auth/v1.0", args.proxy_port);
+    let env = format!(
+        "export ST_AUTH={auth}\nexport ST_USER=test:tester\nexport ST_KEY={}\n",
+        user.key
+    );
+    let env_path = dir.join("stratus.env");
+    write_atomic(&env_path, env.as_bytes()).map_err(|e| format!("{}: {e}", env_path.display()))?;
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for (node, listeners) in nodes {
+        tasks.spawn(async move { stratus_storage::http::start(node, listeners).await });
+    }
+    tasks.spawn(stratus_proxy::serve(proxy_listener, proxy));
+    eprintln!(
+        "Stratus is up: Swift API on http://127.0.0.1:{}/v1 (auth {auth}), data in {}.\n\
+         Use it:  source {}; swift stat; swift upload mycontainer somefile\n\
+         Ctrl-C stops it; running `stratus up` again keeps all data.",
+        args.proxy_port,
+        dir.display(),
+        env_path.display()
+    );
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("stopping");
+            Ok(())
+        }
+        Some(r) = tasks.join_next() => match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("a service stopped: {e}")),
+            Err(e) => Err(format!("a service failed: {e}")),
+        },
+    }
+}

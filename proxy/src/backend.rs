@@ -1,0 +1,265 @@
+//! Talking to storage nodes: which nodes hold a path (rings), requests with
+//! connect and response timeouts, and error limiting (a node that keeps
+//! failing is skipped for a while).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use stratus_common::body::Body;
+use stratus_common::ring_file::{RingFileError, RingHandle};
+use stratus_ring::Path as RingPath;
+
+use crate::config::ProxyConfig;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Account,
+    Container,
+    Object,
+}
+
+/// One device on one storage node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// `ip:port` (IPv6 in brackets).
+    pub addr: String,
+    pub device: String,
+}
+
+/// Where a path lives: its partition, primaries, then handoffs to try.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub partition: u32,
+    pub primaries: Vec<Node>,
+    pub handoffs: Vec<Node>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("connect to {0} timed out")]
+    ConnectTimeout(String),
+    #[error("{0} did not answer in time")]
+    Timeout(String),
+    #[error("{addr}: {source}")]
+    Io {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{addr}: {source}")]
+    Http { addr: String, source: hyper::Error },
+    #[error("bad request to {0}")]
+    Request(String),
+}
+
+#[derive(Debug)]
+pub struct Backend {
+    account: Arc<RingHandle>,
+    container: Arc<RingHandle>,
+    object: Arc<RingHandle>,
+    conn_timeout: Duration,
+    pub node_timeout: Duration,
+    error_limit: u32,
+    suppression: Duration,
+    errors: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+/// `/a/c/o` → URL path, percent-encoded but for `/`.
+pub fn encode_path(p: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(p, SET).to_string()
+}
+
+fn node_of(d: &stratus_ring::Device) -> Node {
+    let addr = if d.ip.contains(':') {
+        format!("[{}]:{}", d.ip, d.port)
+    } else {
+        format!("{}:{}", d.ip, d.port)
+    };
+    Node {
+        addr,
+        device: d.device.clone(),
+    }
+}
+
+impl Backend {
+    /// Loads the three rings from `config.rings` and watches them.
+    pub fn new(config: &ProxyConfig) -> Result<Backend, RingFileError> {
+        let open = |name: &str| -> Result<Arc<RingHandle>, RingFileError> {
+            let h = Arc::new(RingHandle::open(
+                Path::new(&config.rings).join(format!("{name}.ring")),
+            )?);
+            h.watch(Duration::from_secs(5));
+            Ok(h)
+        };
+        Ok(Backend {
+            account: open("account")?,
+            container: open("container")?,
+            object: open("object")?,
+            conn_timeout: Duration::from_millis(config.conn_timeout_ms),
+            node_timeout: Duration::from_millis(config.node_timeout_ms),
+            error_limit: config.error_limit,
+            suppression: Duration::from_secs(config.error_suppression_secs),
+            errors: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The nodes for a path; handoffs are limited to as many as primaries.
+    pub fn place(&self, kind: Kind, path: RingPath<'_>) -> Placement {
+        let ring = match kind {
+            Kind::Account => self.account.current(),
+            Kind::Container => self.container.current(),
+            Kind::Object => self.object.current(),
+        };
+        let (partition, primaries) = ring.get_nodes(path);
+        let primaries: Vec<Node> = primaries.map(node_of).collect();
+        let handoffs = ring
+            .handoffs(partition)
+            .take(primaries.len().max(1))
+            .map(node_of)
+            .collect();
+        Placement {
+            partition,
+            primaries,
+            handoffs,
+        }
+    }
+
+    pub fn replicas(&self, kind: Kind) -> usize {
+        let ring = match kind {
+            Kind::Account => self.account.current(),
+            Kind::Container => self.container.current(),
+            Kind::Object => self.object.current(),
+        };
+        ring.replicas().ceil() as usize
+    }
+
+    /// Whether a node has failed often enough lately to be skipped.
+    pub fn is_limited(&self, node: &Node) -> bool {
+        let Ok(mut errors) = self.errors.lock() else {
+            return false;
+        };
+        match errors.get(&node.addr) {
+            Some((_, last)) if last.elapsed() > self.suppression => {
+                errors.remove(&node.addr);
+                false
+            }
+            Some((n, _)) => *n >= self.error_limit,
+            None => false,
+        }
+    }
+
+    pub fn record_error(&self, node: &Node, why: &dyn std::fmt::Display) {
+        if let Ok(mut errors) = self.errors.lock() {
+            let e = errors
+                .entry(node.addr.clone())
+                .or_insert((0, Instant::now()));
+            e.0 += 1;
+            e.1 = Instant::now();
+            if e.0 == self.error_limit {
+                tracing::warn!(node = %node.addr, error = %why, "error limiting node");
+            }
+        }
+    }
+
+    /// Opens a connection to a node (connect timeout applies).
+    pub async fn connect(&self, node: &Node) -> Result<Sender, BackendError> {
+        let addr = node.addr.clone();
+        let stream = tokio::time::timeout(self.conn_timeout, tokio::net::TcpStream::connect(&addr))
+            .await
+            .map_err(|_| BackendError::ConnectTimeout(addr.clone()))?
+            .map_err(|source| BackendError::Io {
+                addr: addr.clone(),
+                source,
+            })?;
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|source| BackendError::Http {
+                addr: addr.clone(),
+                source,
+            })?;
+        tokio::spawn(conn);
+        Ok(Sender {
+            inner: sender,
+            node: node.clone(),
+        })
+    }
+
+    /// Sends a request on an open connection: `/<device>/<partition><path>`;
+    /// waits for the response head at most `node_timeout`.
+    pub async fn send(
+        &self,
+        mut conn: Sender,
+        call: Call<'_>,
+        body: Body,
+    ) -> Result<http::Response<Incoming>, BackendError> {
+        let Call {
+            method,
+            partition,
+            path,
+            query,
+            headers,
+        } = call;
+        let addr = conn.node.addr.clone();
+        let mut uri = format!(
+            "/{}/{partition}{}",
+            encode_path(&conn.node.device),
+            encode_path(path)
+        );
+        if let Some(q) = query {
+            uri.push('?');
+            uri.push_str(q);
+        }
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("host", &addr);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let req = req
+            .body(body)
+            .map_err(|_| BackendError::Request(addr.clone()))?;
+        tokio::time::timeout(self.node_timeout, conn.inner.send_request(req))
+            .await
+            .map_err(|_| BackendError::Timeout(addr.clone()))?
+            .map_err(|source| BackendError::Http { addr, source })
+    }
+
+    /// Connects and sends in one go.
+    pub async fn request(
+        &self,
+        node: &Node,
+        call: Call<'_>,
+        body: Body,
+    ) -> Result<http::Response<Incoming>, BackendError> {
+        let conn = self.connect(node).await?;
+        self.send(conn, call, body).await
+    }
+}
+
+/// What to ask a node: `/<device>/<partition><path>[?query]`.
+#[derive(Debug, Clone)]
+pub struct Call<'a> {
+    pub method: http::Method,
+    pub partition: u32,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a http::HeaderMap,
+}
+
+/// An open connection to one node.
+#[derive(Debug)]
+pub struct Sender {
+    inner: hyper::client::conn::http1::SendRequest<Body>,
+    pub node: Node,
+}

@@ -1,0 +1,80 @@
+//! Proxy configuration (TOML, unknown keys refused).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyConfig {
+    pub bind: SocketAddr,
+    /// Directory holding account.ring, container.ring and object.ring.
+    pub rings: PathBuf,
+    /// Users of Swift's v1.0 auth.
+    pub users: Vec<User>,
+    /// Lifetime of a v1 token.
+    pub token_ttl_secs: u64,
+    /// Connecting to a storage node may take this long.
+    pub conn_timeout_ms: u64,
+    /// A storage node must answer (and keep sending) within this.
+    pub node_timeout_ms: u64,
+    /// A node with this many errors is skipped...
+    pub error_limit: u32,
+    /// ...for this long after its last error.
+    pub error_suppression_secs: u64,
+}
+
+/// A v1.0 auth user: `account:user` with a key and roles (`.admin` owns
+/// the account, `.reseller_admin` may act on every account).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub account: String,
+    pub user: String,
+    pub key: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            rings: PathBuf::from("/etc/stratus"),
+            users: Vec::new(),
+            token_ttl_secs: 86_400,
+            conn_timeout_ms: 500,
+            node_timeout_ms: 10_000,
+            error_limit: 10,
+            error_suppression_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+}
+
+impl ProxyConfig {
+    pub fn load(path: &std::path::Path) -> Result<ProxyConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.into(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,320 @@
+//! Account and container controllers: writes go to every replica and a
+//! quorum decides; reads come from the first replica that answers.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use stratus_common::body::Body;
+use stratus_ring::Path as RingPath;
+
+use crate::backend::{Call, Kind, Placement};
+use crate::errors::{empty, error, Response};
+use crate::object::{now_timestamp, relay};
+use crate::quorum::{best_status, fanout};
+use crate::server::{Proxy, Request};
+
+/// How long a container seen to exist is trusted without asking again.
+const CONTAINER_CACHE: Duration = Duration::from_secs(5);
+
+fn kept(name: &str, kind: Kind) -> bool {
+    match kind {
+        Kind::Container => {
+            name.starts_with("x-container-meta-")
+                || matches!(
+                    name,
+                    "x-container-read"
+                        | "x-container-write"
+                        | "x-versions-location"
+                        | "x-history-location"
+                )
+        }
+        _ => name.starts_with("x-account-meta-"),
+    }
+}
+
+fn meta_headers(req: &HeaderMap, kind: Kind) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in req {
+        if kept(k.as_str(), kind) {
+            h.insert(k.clone(), v.clone());
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&now_timestamp()) {
+        h.insert("x-timestamp", v);
+    }
+    h
+}
+
+fn answer(status: StatusCode) -> Response {
+    if status.is_success() {
+        let mut r = empty(status);
+        r.headers_mut().insert(
+            "content-type",
+            HeaderValue::from_static("text/html; charset=UTF-8"),
+        );
+        r
+    } else {
+        error(status)
+    }
+}
+
+/// The first replica's 2xx answer to a read, or 404 if all say so.
+async fn read(
+    proxy: &Proxy,
+    placement: &Placement,
+    path: &str,
+    req: &Request,
+) -> Result<Response, StatusCode> {
+    let backend = &proxy.backend;
+    let mut headers = HeaderMap::new();
+    if let Some(a) = req.headers().get("accept") {
+        headers.insert("accept", a.clone());
+    }
+    let mut not_found = false;
+    for node in placement.primaries.iter().chain(&placement.handoffs) {
+        if backend.is_limited(node) {
+            continue;
+        }
+        match backend
+            .request(
+                node,
+                Call {
+                    method: req.method().clone(),
+                    partition: placement.partition,
+                    path,
+                    query: req.uri().query(),
+                    headers: &headers,
+                },
+                Body::empty(),
+            )
+            .await
+        {
+            Ok(resp)
+                if resp.status().is_success()
+                    || resp.status() == StatusCode::PRECONDITION_FAILED =>
+            {
+                return Ok(relay(resp, backend.node_timeout));
+            }
+            Ok(resp) if resp.status() == StatusCode::NOT_FOUND => not_found = true,
+            Ok(resp) => backend.record_error(node, &resp.status()),
+            Err(e) => backend.record_error(node, &e),
+        }
+    }
+    Err(if not_found {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    })
+}
+
+pub async fn container(proxy: &Proxy, account: &str, container: &str, req: Request) -> Response {
+    let path = format!("/{account}/{container}");
+    let placement = proxy
+        .backend
+        .place(Kind::Container, RingPath::Container(account, container));
+    let acct = proxy
+        .backend
+        .place(Kind::Account, RingPath::Account(account));
+    let account_headers = |i: usize, h: &mut HeaderMap| {
+        if let Some(node) = acct.primaries.get(i % acct.primaries.len().max(1)) {
+            for (n, v) in [
+                ("x-account-host", node.addr.clone()),
+                ("x-account-device", node.device.clone()),
+                ("x-account-partition", acct.partition.to_string()),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(&v) {
+                    h.insert(n, v);
+                }
+            }
+        }
+    };
+    let n = placement.primaries.len();
+    match *req.method() {
+        Method::GET | Method::HEAD => read(proxy, &placement, &path, &req)
+            .await
+            .unwrap_or_else(error),
+        Method::PUT => {
+            if !ensure_account(proxy, account).await {
+                return error(StatusCode::SERVICE_UNAVAILABLE);
+            }
+            let base = meta_headers(req.headers(), Kind::Container);
+            let answers = fanout(&proxy.backend, &placement, Method::PUT, &path, None, |i| {
+                let mut h = base.clone();
+                account_headers(i, &mut h);
+                h
+            })
+            .await;
+            answer(best_status(&answers, n))
+        }
+        Method::POST => {
+            let base = meta_headers(req.headers(), Kind::Container);
+            let answers = fanout(
+                &proxy.backend,
+                &placement,
+                Method::POST,
+                &path,
+                None,
+                |_| base.clone(),
+            )
+            .await;
+            answer(best_status(&answers, n))
+        }
+        Method::DELETE => {
+            let base = meta_headers(req.headers(), Kind::Container);
+            let answers = fanout(
+                &proxy.backend,
+                &placement,
+                Method::DELETE,
+                &path,
+                None,
+                |i| {
+                    let mut h = base.clone();
+                    account_headers(i, &mut h);
+                    h
+                },
+            )
+            .await;
+            if let Ok(mut c) = proxy.containers.lock() {
+                c.remove(&path);
+            }
+            answer(best_status(&answers, n))
+        }
+        _ => error(StatusCode::METHOD_NOT_ALLOWED),
+    }
+}
+
+/// Accounts are created on first use (Swift's `account_autocreate`).
+async fn ensure_account(proxy: &Proxy, account: &str) -> bool {
+    let placement = proxy
+        .backend
+        .place(Kind::Account, RingPath::Account(account));
+    let ts = now_timestamp();
+    let answers = fanout(
+        &proxy.backend,
+        &placement,
+        Method::PUT,
+        &format!("/{account}"),
+        None,
+        |_| {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&ts) {
+                h.insert("x-timestamp", v);
+            }
+            h
+        },
+    )
+    .await;
+    best_status(&answers, placement.primaries.len()).is_success()
+}
+
+/// Whether a container exists (cached briefly), for object PUTs.
+pub async fn container_exists(proxy: &Proxy, account: &str, container: &str) -> bool {
+    let path = format!("/{account}/{container}");
+    if let Ok(c) = proxy.containers.lock() {
+        if c.get(&path).is_some_and(|t| t.elapsed() < CONTAINER_CACHE) {
+            return true;
+        }
+    }
+    let placement = proxy
+        .backend
+        .place(Kind::Container, RingPath::Container(account, container));
+    for node in placement.primaries.iter().chain(&placement.handoffs) {
+        if proxy.backend.is_limited(node) {
+            continue;
+        }
+        match proxy
+            .backend
+            .request(
+                node,
+                Call {
+                    method: Method::HEAD,
+                    partition: placement.partition,
+                    path: &path,
+                    query: None,
+                    headers: &HeaderMap::new(),
+                },
+                Body::empty(),
+            )
+            .await
+        {
+            Ok(r) if r.status().is_success() => {
+                if let Ok(mut c) = proxy.containers.lock() {
+                    c.insert(path, Instant::now());
+                }
+                return true;
+            }
+            Ok(r) if r.status() == StatusCode::NOT_FOUND => {}
+            Ok(r) => proxy.backend.record_error(node, &r.status()),
+            Err(e) => proxy.backend.record_error(node, &e),
+        }
+    }
+    false
+}
+
+pub async fn account(proxy: &Proxy, account: &str, req: Request) -> Response {
+    let path = format!("/{account}");
+    let placement = proxy
+        .backend
+        .place(Kind::Account, RingPath::Account(account));
+    match *req.method() {
+        Method::GET | Method::HEAD => match read(proxy, &placement, &path, &req).await {
+            Ok(r) => r,
+            // An account nobody wrote to yet looks empty, as with Swift's
+            // account_autocreate.
+            Err(StatusCode::NOT_FOUND) => empty_account(&req),
+            Err(s) => error(s),
+        },
+        Method::POST => {
+            if !ensure_account(proxy, account).await {
+                return error(StatusCode::SERVICE_UNAVAILABLE);
+            }
+            let base = meta_headers(req.headers(), Kind::Account);
+            let answers = fanout(
+                &proxy.backend,
+                &placement,
+                Method::POST,
+                &path,
+                None,
+                |_| base.clone(),
+            )
+            .await;
+            answer(best_status(&answers, placement.primaries.len()))
+        }
+        _ => error(StatusCode::METHOD_NOT_ALLOWED),
+    }
+}
+
+fn empty_account(req: &Request) -> Response {
+    let json = req
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "format=json"))
+        || req
+            .headers()
+            .get("accept")
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("application/json"));
+    let mut r = empty(StatusCode::NO_CONTENT);
+    if json && req.method() == Method::GET {
+        *r.status_mut() = StatusCode::OK;
+        *r.body_mut() = Body::full(Bytes::from_static(b"[]"));
+        r.headers_mut().insert(
+            "content-type",
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+    } else {
+        r.headers_mut().insert(
+            "content-type",
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+    }
+    for n in [
+        "x-account-container-count",
+        "x-account-object-count",
+        "x-account-bytes-used",
+    ] {
+        r.headers_mut().insert(n, HeaderValue::from_static("0"));
+    }
+    r
+}

@@ -1,0 +1,387 @@
+//! The proxy's HTTP front: transaction ids, auth, routing of `/v1/...`
+//! requests to the account, container and object controllers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use stratus_common::body::Body;
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+use crate::auth::{Auth, Identity, RESELLER_PREFIX};
+use crate::backend::Backend;
+use crate::config::ProxyConfig;
+use crate::errors::{empty, error, explain, Response};
+use crate::{db, object};
+
+pub const MAX_OBJECT_NAME: usize = 1024;
+pub const MAX_CONTAINER_NAME: usize = 256;
+pub const MAX_ACCOUNT_NAME: usize = 256;
+pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024 * 1024 + 2;
+
+pub type Request = http::Request<Incoming>;
+
+#[derive(Debug)]
+pub struct Proxy {
+    pub config: ProxyConfig,
+    pub backend: Backend,
+    pub auth: Auth,
+    /// Containers recently seen to exist (`/account/container` → when).
+    pub containers: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+/// What a Swift API request addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Account {
+        account: String,
+    },
+    Container {
+        account: String,
+        container: String,
+    },
+    Object {
+        account: String,
+        container: String,
+        object: String,
+    },
+}
+
+impl Target {
+    pub fn account(&self) -> &str {
+        match self {
+            Target::Account { account }
+            | Target::Container { account, .. }
+            | Target::Object { account, .. } => account,
+        }
+    }
+
+    /// Parses `/v1/<account>[/<container>[/<object>]]`.
+    pub fn parse(path: &str) -> Result<Target, Response> {
+        let Some(rest) = path.strip_prefix("/v1/") else {
+            return Err(error(StatusCode::NOT_FOUND));
+        };
+        let mut parts = rest.splitn(3, '/');
+        let dec = |s: &str| -> Result<String, Response> {
+            let d = percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map_err(|_| {
+                    explain(
+                        StatusCode::PRECONDITION_FAILED,
+                        "Invalid UTF8 or contains NULL",
+                    )
+                })?;
+            if d.contains('\0') {
+                return Err(explain(
+                    StatusCode::PRECONDITION_FAILED,
+                    "Invalid UTF8 or contains NULL",
+                ));
+            }
+            Ok(d.into_owned())
+        };
+        let account = dec(parts.next().unwrap_or(""))?;
+        if account.is_empty() {
+            return Err(error(StatusCode::NOT_FOUND));
+        }
+        if account.len() > MAX_ACCOUNT_NAME {
+            return Err(explain(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "Account name length of {} longer than {MAX_ACCOUNT_NAME}",
+                    account.len()
+                ),
+            ));
+        }
+        let container = match parts.next() {
+            None => return Ok(Target::Account { account }),
+            Some("") if parts.clone().next().is_none() => return Ok(Target::Account { account }),
+            Some(c) => dec(c)?,
+        };
+        if container.is_empty() {
+            return Err(error(StatusCode::NOT_FOUND));
+        }
+        if container.len() > MAX_CONTAINER_NAME {
+            return Err(explain(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "Container name length of {} longer than {MAX_CONTAINER_NAME}",
+                    container.len()
+                ),
+            ));
+        }
+        match parts.next() {
+            None | Some("") => Ok(Target::Container { account, container }),
+            Some(o) => {
+                let object = dec(o)?;
+                if object.len() > MAX_OBJECT_NAME {
+                    return Err(explain(
+                        StatusCode::BAD_REQUEST,
+                        &format!(
+                            "Object name length of {} longer than {MAX_OBJECT_NAME}",
+                            object.len()
+                        ),
+                    ));
+                }
+                Ok(Target::Object {
+                    account,
+                    container,
+                    object,
+                })
+            }
+        }
+    }
+}
+
+/// `tx<21 hex>-<hex time>`, as Swift makes them.
+fn trans_id() -> String {
+    let mut raw = [0u8; 11];
+    let _ = getrandom::fill(&mut raw);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    format!("tx{}-{secs:010x}", &hex::encode(raw)[..21])
+}
+
+/// Binds and serves until the process ends.
+pub async fn run(config: ProxyConfig) -> std::io::Result<()> {
+    let listener = TcpListener::bind(config.bind).await.map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.bind))
+    })?;
+    let proxy = Arc::new(Proxy::new(config)?);
+    serve(listener, proxy).await
+}
+
+impl Proxy {
+    pub fn new(config: ProxyConfig) -> std::io::Result<Proxy> {
+        let backend = Backend::new(&config).map_err(std::io::Error::other)?;
+        let auth = Auth::new(
+            config.users.clone(),
+            Duration::from_secs(config.token_ttl_secs),
+        );
+        Ok(Proxy {
+            config,
+            backend,
+            auth,
+            containers: Default::default(),
+        })
+    }
+}
+
+pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>) -> std::io::Result<()> {
+    tracing::info!(addr = %listener.local_addr()?, "proxy listening");
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let proxy = proxy.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let proxy = proxy.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(proxy, req, peer).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .max_buf_size(64 * 1024)
+                .serve_connection(TokioIo::new(stream), svc);
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended");
+            }
+        });
+    }
+}
+
+async fn handle(proxy: Arc<Proxy>, req: Request, peer: SocketAddr) -> Response {
+    let txn = trans_id();
+    let span = tracing::info_span!("request", %txn, method = %req.method(), path = %req.uri().path(), %peer);
+    let mut resp = async {
+        let resp = route(&proxy, req).await;
+        tracing::info!(status = resp.status().as_u16(), "done");
+        resp
+    }
+    .instrument(span)
+    .await;
+    if let Ok(v) = HeaderValue::from_str(&txn) {
+        resp.headers_mut().insert("x-trans-id", v.clone());
+        resp.headers_mut().insert("x-openstack-request-id", v);
+    }
+    resp
+}
+
+async fn route(proxy: &Proxy, req: Request) -> Response {
+    match req.uri().path() {
+        "/healthcheck" => return text(StatusCode::OK, "OK"),
+        "/info" if req.method() == Method::GET || req.method() == Method::HEAD => return info(),
+        "/auth/v1.0" | "/auth/v1.0/" => return login(proxy, &req),
+        _ => {}
+    }
+    let target = match Target::parse(req.uri().path()) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if !target.account().starts_with(RESELLER_PREFIX) {
+        return error(StatusCode::UNAUTHORIZED);
+    }
+    let identity = match authorize(proxy, &req, &target) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    tracing::debug!(user = %identity.user, "authorized");
+    match target {
+        Target::Object {
+            account,
+            container,
+            object,
+        } => object::handle(proxy, &account, &container, &object, req).await,
+        Target::Container { account, container } => {
+            db::container(proxy, &account, &container, req).await
+        }
+        Target::Account { account } => db::account(proxy, &account, req).await,
+    }
+}
+
+/// 401 without a valid token, 403 with one that does not own the account.
+fn authorize(proxy: &Proxy, req: &Request, target: &Target) -> Result<Identity, Response> {
+    let token = req
+        .headers()
+        .get("x-auth-token")
+        .or_else(|| req.headers().get("x-storage-token"));
+    let Some(id) = token
+        .and_then(|t| t.to_str().ok())
+        .and_then(|t| proxy.auth.identify(t))
+    else {
+        return Err(error(StatusCode::UNAUTHORIZED));
+    };
+    if !id.owns(target.account()) {
+        return Err(error(StatusCode::FORBIDDEN));
+    }
+    Ok(id)
+}
+
+fn login(proxy: &Proxy, req: &Request) -> Response {
+    let h = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok());
+    let (Some(user), Some(key)) = (
+        h("x-auth-user").or(h("x-storage-user")),
+        h("x-auth-key").or(h("x-storage-pass")),
+    ) else {
+        return error(StatusCode::UNAUTHORIZED);
+    };
+    let Some((token, id, ttl)) = proxy.auth.login(user, key) else {
+        return error(StatusCode::UNAUTHORIZED);
+    };
+    let host = h("host").unwrap_or("127.0.0.1");
+    let url = format!("http://{host}/v1/{}", id.account);
+    let mut r = empty(StatusCode::OK);
+    for (n, v) in [
+        ("x-storage-url", url.as_str()),
+        ("x-auth-token", token.as_str()),
+        ("x-storage-token", token.as_str()),
+        ("x-auth-token-expires", &ttl.as_secs().to_string()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            r.headers_mut().insert(n, v);
+        }
+    }
+    r
+}
+
+pub fn text(status: StatusCode, s: &str) -> Response {
+    let mut r = http::Response::new(Body::full(Bytes::from(s.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("text/plain"));
+    r
+}
+
+/// `/info`: the cluster's constraints, as Swift publishes them.
+fn info() -> Response {
+    let v = serde_json::json!({
+        "swift": {
+            "version": concat!("stratus-", env!("CARGO_PKG_VERSION")),
+            "max_file_size": MAX_FILE_SIZE,
+            "max_meta_name_length": 128,
+            "max_meta_value_length": 256,
+            "max_meta_count": 90,
+            "max_meta_overall_size": 4096,
+            "max_header_size": 8192,
+            "max_object_name_length": MAX_OBJECT_NAME,
+            "max_container_name_length": MAX_CONTAINER_NAME,
+            "max_account_name_length": MAX_ACCOUNT_NAME,
+            "container_listing_limit": 10_000,
+            "account_listing_limit": 10_000,
+            "extra_header_count": 0,
+            "valid_api_versions": ["v1", "v1.0"],
+            "policies": [{"name": "Policy-0", "default": true}],
+            "strict_cors_mode": true,
+        },
+        "tempauth": {"account_acls": false},
+    });
+    let mut r = http::Response::new(Body::full(Bytes::from(v.to_string())));
+    r.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("application/json; charset=UTF-8"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_swift_paths() {
+        assert_eq!(
+            Target::parse("/v1/AUTH_a").unwrap(),
+            Target::Account {
+                account: "AUTH_a".into()
+            }
+        );
+        assert_eq!(
+            Target::parse("/v1/AUTH_a/").unwrap(),
+            Target::Account {
+                account: "AUTH_a".into()
+            }
+        );
+        assert_eq!(
+            Target::parse("/v1/AUTH_a/c/").unwrap(),
+            Target::Container {
+                account: "AUTH_a".into(),
+                container: "c".into()
+            }
+        );
+        assert_eq!(
+            Target::parse("/v1/AUTH_a/c/d/e%20f").unwrap(),
+            Target::Object {
+                account: "AUTH_a".into(),
+                container: "c".into(),
+                object: "d/e f".into()
+            }
+        );
+        assert_eq!(Target::parse("/v2/AUTH_a").unwrap_err().status(), 404);
+        assert_eq!(Target::parse("/v1/AUTH_a/c/%FF").unwrap_err().status(), 412);
+        let long = format!("/v1/AUTH_a/c/{}", "o".repeat(1025));
+        assert_eq!(Target::parse(&long).unwrap_err().status(), 400);
+        let long = format!("/v1/AUTH_a/{}", "c".repeat(257));
+        assert_eq!(Target::parse(&long).unwrap_err().status(), 400);
+    }
+
+    proptest! {
+        #[test]
+        fn path_parser_never_panics(s in "\\PC{0,60}") {
+            let _ = Target::parse(&s);
+            let _ = Target::parse(&format!("/v1/{s}"));
+        }
+    }
+}
