@@ -68,6 +68,8 @@ fn containers_accounts_and_listings() {
         let list = |q: &str| request(c, "GET", &format!("/d1/5/acct/cont?{q}"), &[], b"").text();
         assert_eq!(list(""), "a\nb/1\nb/2\nb/3/x\nc\nd/1\né\n");
         assert_eq!(list("delimiter=/"), "a\nb/\nc\nd/\né\n");
+        // Paging with a subdir as marker moves on past it.
+        assert_eq!(list("delimiter=/&marker=b/"), "c\nd/\né\n");
         assert_eq!(list("prefix=b/&delimiter=/"), "b/1\nb/2\nb/3/\n");
         assert_eq!(list("marker=b/2&end_marker=d"), "b/3/x\nc\n");
         assert_eq!(list("limit=2&reverse=true"), "é\nd/1\n");

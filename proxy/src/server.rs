@@ -219,7 +219,22 @@ async fn handle(proxy: Arc<Proxy>, req: Request, peer: SocketAddr) -> Response {
     resp
 }
 
+/// Swift's `max_header_size`: no header line may be longer.
+pub const MAX_HEADER_SIZE: usize = 8192;
+/// More headers than this is not a client we serve.
+const MAX_HEADER_COUNT: usize = 256;
+
 async fn route(proxy: &Proxy, req: Request) -> Response {
+    if req.headers().len() > MAX_HEADER_COUNT {
+        return explain(StatusCode::BAD_REQUEST, "Too many headers");
+    }
+    if req
+        .headers()
+        .iter()
+        .any(|(k, v)| k.as_str().len() + v.len() + 2 > MAX_HEADER_SIZE)
+    {
+        return explain(StatusCode::BAD_REQUEST, "Header line too long");
+    }
     match req.uri().path() {
         "/healthcheck" => return text(StatusCode::OK, "OK"),
         "/info" if req.method() == Method::GET || req.method() == Method::HEAD => return info(),
@@ -314,7 +329,7 @@ fn info() -> Response {
             "max_meta_value_length": 256,
             "max_meta_count": 90,
             "max_meta_overall_size": 4096,
-            "max_header_size": 8192,
+            "max_header_size": MAX_HEADER_SIZE,
             "max_object_name_length": MAX_OBJECT_NAME,
             "max_container_name_length": MAX_CONTAINER_NAME,
             "max_account_name_length": MAX_ACCOUNT_NAME,

@@ -106,7 +106,9 @@ pub fn list<R: Row>(
                 } else {
                     it.seek(after_prefix(&sk));
                 }
-                if !p.path_only {
+                // A client paging with the last subdir as marker must not
+                // get it again (Swift skips it the same way).
+                if !p.path_only && (p.reverse || subdir != p.marker) {
                     out.push(ListItem::Subdir(subdir));
                 }
                 continue;

@@ -1,0 +1,503 @@
+//! End-to-end tests of the proxy with the real python-swiftclient (from
+//! the project's .venv) against `stratus up`, and of quorum behaviour with
+//! storage nodes killed, against separate `stratus storage` processes.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{bytes, free_port, request, try_request, StorageNode};
+
+fn venv_bin(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../.venv/bin")
+        .join(name);
+    assert!(p.exists(), "{} missing: run scripts/setup.sh", p.display());
+    p
+}
+
+/// `stratus up` on free ports in a temporary data directory.
+struct Up {
+    child: Child,
+    env: Vec<(String, String)>,
+    proxy: std::net::SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Up {
+    fn start() -> Up {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let proxy_port = free_port();
+            // Storage ports BASE..BASE+22 must all be free; pick a random base.
+            let base = 20_000 + (free_port() % 30_000);
+            let child = Command::new(env!("CARGO_BIN_EXE_stratus"))
+                .args([
+                    "up",
+                    "--proxy-port",
+                    &proxy_port.to_string(),
+                    "--storage-port",
+                    &base.to_string(),
+                    "--data-dir",
+                ])
+                .arg(dir.path())
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap();
+            let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], proxy_port));
+            let mut up = Up {
+                child,
+                env: vec![],
+                proxy,
+                _dir: dir,
+            };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if up.child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                if try_request(proxy, "GET", "/healthcheck", &[], b"")
+                    .is_ok_and(|r| r.status == 200)
+                {
+                    let env = std::fs::read_to_string(up._dir.path().join("stratus.env")).unwrap();
+                    up.env = env
+                        .lines()
+                        .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect();
+                    return up;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = up.child.kill();
+        }
+        panic!("stratus up did not come up");
+    }
+
+    /// Runs `swift <args>`; returns stdout, panicking on failure.
+    fn swift(&self, args: &[&str], cwd: &Path) -> String {
+        let out = Command::new(venv_bin("swift"))
+            .args(args)
+            .envs(self.env.iter().cloned())
+            .current_dir(cwd)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "swift {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn token(&self) -> String {
+        let user = &self.env.iter().find(|(k, _)| k == "ST_USER").unwrap().1;
+        let key = &self.env.iter().find(|(k, _)| k == "ST_KEY").unwrap().1;
+        let r = request(
+            self.proxy,
+            "GET",
+            "/auth/v1.0",
+            &[("X-Auth-User", user), ("X-Auth-Key", key)],
+            b"",
+        );
+        assert_eq!(r.status, 200);
+        r.header("x-auth-token").unwrap().to_string()
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn python_swiftclient_round_trip() {
+    let up = Up::start();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let stat = up.swift(&["stat"], w);
+    assert!(
+        stat.contains("Account: AUTH_test") && stat.contains("Containers: 0"),
+        "{stat}"
+    );
+
+    // Files and a directory tree, some above the storage node's inline size.
+    std::fs::create_dir_all(w.join("tree/sub")).unwrap();
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("a.txt", b"hello stratus\n".to_vec()),
+        ("tree/b.bin", bytes(1, 300_000)),
+        ("tree/sub/c.bin", bytes(2, 3 * 1024 * 1024 + 7)),
+        ("tree/sub/d.json", b"{}".to_vec()),
+    ];
+    for (name, data) in &files {
+        std::fs::write(w.join(name), data).unwrap();
+    }
+    up.swift(&["upload", "photos", "a.txt", "tree"], w);
+    let listing = up.swift(&["list", "photos"], w);
+    assert_eq!(
+        listing,
+        "a.txt\ntree/b.bin\ntree/sub/c.bin\ntree/sub/d.json\n"
+    );
+    assert_eq!(
+        up.swift(&["list", "photos", "--prefix", "tree/sub/"], w),
+        "tree/sub/c.bin\ntree/sub/d.json\n"
+    );
+    assert_eq!(
+        up.swift(&["list", "photos", "--delimiter", "/"], w),
+        "a.txt\ntree/\n"
+    );
+    assert_eq!(up.swift(&["list"], w), "photos\n");
+
+    let out = w.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    up.swift(
+        &["download", "photos", "--output-dir", out.to_str().unwrap()],
+        w,
+    );
+    for (name, data) in &files {
+        assert!(
+            std::fs::read(out.join(name)).unwrap() == *data,
+            "{name} differs after download"
+        );
+    }
+
+    up.swift(&["post", "-m", "color:blue", "photos", "a.txt"], w);
+    let stat = up.swift(&["stat", "photos", "a.txt"], w);
+    assert!(stat.contains("Meta Color: blue"), "{stat}");
+    assert!(stat.contains("Content Type: text/plain"), "{stat}");
+    up.swift(&["post", "-m", "owner:me", "photos"], w);
+    assert!(up.swift(&["stat", "photos"], w).contains("Meta Owner: me"));
+
+    let stat = up.swift(&["stat"], w);
+    assert!(stat.contains("Containers: 1"), "{stat}");
+    up.swift(&["delete", "photos", "a.txt"], w);
+    assert_eq!(
+        up.swift(&["list", "photos"], w),
+        "tree/b.bin\ntree/sub/c.bin\ntree/sub/d.json\n"
+    );
+    up.swift(&["delete", "photos"], w);
+    assert_eq!(up.swift(&["list"], w), "");
+}
+
+#[test]
+fn swift_errors_and_housekeeping() {
+    let up = Up::start();
+    let p = up.proxy;
+    let token = up.token();
+    let t = token.as_str();
+    // Every answer carries a transaction id.
+    let r = request(p, "GET", "/v1/AUTH_test", &[], b"");
+    assert_eq!(r.status, 401);
+    assert!(r.text().starts_with("<html><h1>Unauthorized</h1>"));
+    assert!(r.header("x-trans-id").is_some_and(|v| v.starts_with("tx")));
+    assert_eq!(
+        request(
+            p,
+            "GET",
+            "/v1/AUTH_test",
+            &[("X-Auth-Token", "AUTH_tkforged")],
+            b""
+        )
+        .status,
+        401
+    );
+    assert_eq!(
+        request(p, "GET", "/v1/AUTH_other", &[("X-Auth-Token", t)], b"").status,
+        403
+    );
+    assert_eq!(
+        request(
+            p,
+            "GET",
+            "/auth/v1.0",
+            &[("X-Auth-User", "test:tester"), ("X-Auth-Key", "wrong")],
+            b""
+        )
+        .status,
+        401
+    );
+    let info: serde_json::Value =
+        serde_json::from_slice(&request(p, "GET", "/info", &[], b"").body).unwrap();
+    assert_eq!(info["swift"]["max_object_name_length"], 1024);
+
+    assert_eq!(
+        request(p, "PUT", "/v1/AUTH_test/c", &[("X-Auth-Token", t)], b"").status,
+        201
+    );
+    assert_eq!(
+        request(p, "PUT", "/v1/AUTH_test/c", &[("X-Auth-Token", t)], b"").status,
+        202
+    );
+    let long = format!("/v1/AUTH_test/c/{}", "o".repeat(1025));
+    let r = request(p, "PUT", &long, &[("X-Auth-Token", t)], b"x");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, "Object name length of 1025 longer than 1024")
+    );
+    assert_eq!(
+        request(
+            p,
+            "PUT",
+            "/v1/AUTH_test/nope/o",
+            &[("X-Auth-Token", t)],
+            b"x"
+        )
+        .status,
+        404
+    );
+    let r = request(
+        p,
+        "PUT",
+        "/v1/AUTH_test/c/o.json",
+        &[
+            ("X-Auth-Token", t),
+            ("ETag", "0123456789abcdef0123456789abcdef"),
+        ],
+        b"{}",
+    );
+    assert_eq!(r.status, 422);
+    let r = request(
+        p,
+        "PUT",
+        "/v1/AUTH_test/c/o.json",
+        &[("X-Auth-Token", t), ("X-Delete-After", "3600")],
+        b"{}",
+    );
+    assert_eq!(r.status, 201);
+    let r = request(
+        p,
+        "HEAD",
+        "/v1/AUTH_test/c/o.json",
+        &[("X-Auth-Token", t)],
+        b"",
+    );
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert!(r.header("x-delete-at").is_some());
+    let r = request(
+        p,
+        "GET",
+        "/v1/AUTH_test/c/o.json",
+        &[("X-Auth-Token", t), ("Range", "bytes=5-9")],
+        b"",
+    );
+    assert_eq!(r.status, 416);
+    let r = request(
+        p,
+        "GET",
+        "/v1/AUTH_test/c/o.json",
+        &[("X-Auth-Token", t), ("Range", "bytes=1-1")],
+        b"",
+    );
+    assert_eq!((r.status, r.body.as_slice()), (206, &b"}"[..]));
+    assert_eq!(
+        request(p, "DELETE", "/v1/AUTH_test/c", &[("X-Auth-Token", t)], b"").status,
+        409
+    );
+    assert_eq!(
+        request(
+            p,
+            "DELETE",
+            "/v1/AUTH_test/c/o.json",
+            &[("X-Auth-Token", t)],
+            b""
+        )
+        .status,
+        204
+    );
+    assert_eq!(
+        request(
+            p,
+            "DELETE",
+            "/v1/AUTH_test/c/o.json",
+            &[("X-Auth-Token", t)],
+            b""
+        )
+        .status,
+        404
+    );
+    let huge = "x".repeat(9_000);
+    let r = try_request(
+        p,
+        "GET",
+        "/v1/AUTH_test",
+        &[("X-Auth-Token", t), ("X-Huge", &huge)],
+        b"",
+    );
+    let status = r.as_ref().map(|r| r.status).ok();
+    assert!(
+        status.is_none_or(|s| s == 431 || s == 400),
+        "huge headers accepted: {status:?}"
+    );
+    assert_eq!(request(p, "GET", "/healthcheck", &[], b"").status, 200);
+}
+
+/// Three `stratus storage` processes and a `stratus proxy`, over rings
+/// built with `stratus ring`.
+struct Cluster {
+    _dir: tempfile::TempDir,
+    nodes: Vec<StorageNode>,
+    proxy: Child,
+    addr: std::net::SocketAddr,
+}
+
+fn stratus(args: &[&str]) {
+    let s = Command::new(env!("CARGO_BIN_EXE_stratus"))
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(s.success(), "stratus {args:?}");
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let mut nodes = Vec::new();
+        for n in 0..3 {
+            let devices = dir.path().join(format!("node{n}"));
+            // One device per node: with two nodes down no handoff device
+            // is left, so a write cannot reach a quorum anywhere.
+            std::fs::create_dir_all(devices.join("d1")).unwrap();
+            nodes.push(StorageNode::start(&devices, "auto", ""));
+        }
+        let rings = dir.path().join("rings");
+        std::fs::create_dir_all(&rings).unwrap();
+        for kind in ["object", "container", "account"] {
+            let b = rings.join(format!("{kind}.builder"));
+            let b = b.to_str().unwrap();
+            stratus(&["ring", b, "create", "8", "3", "0"]);
+            for (z, node) in nodes.iter().enumerate() {
+                let port = match kind {
+                    "object" => node.object.port(),
+                    "container" => node.container.port(),
+                    _ => node.account.port(),
+                };
+                stratus(&[
+                    "ring",
+                    b,
+                    "add",
+                    &format!("r1z{}-127.0.0.1:{port}/d1", z + 1),
+                    "100",
+                ]);
+            }
+            stratus(&["ring", b, "rebalance", "--seed", "1"]);
+        }
+        let port = free_port();
+        let config = dir.path().join("proxy.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "bind = \"127.0.0.1:{port}\"\nrings = \"{}\"\nconn_timeout_ms = 300\nnode_timeout_ms = 3000\n\n[[users]]\naccount = \"test\"\nuser = \"tester\"\nkey = \"testing\"\nroles = [\".admin\"]\n",
+                rings.display()
+            ),
+        )
+        .unwrap();
+        let proxy = Command::new(env!("CARGO_BIN_EXE_stratus"))
+            .args(["proxy", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !try_request(addr, "GET", "/healthcheck", &[], b"").is_ok_and(|r| r.status == 200) {
+            assert!(Instant::now() < deadline, "proxy did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Cluster {
+            _dir: dir,
+            nodes,
+            proxy,
+            addr,
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.proxy.kill();
+        let _ = self.proxy.wait();
+    }
+}
+
+#[test]
+fn quorum_survives_one_node_down_and_refuses_with_two() {
+    let mut c = Cluster::start();
+    let p = c.addr;
+    let r = request(
+        p,
+        "GET",
+        "/auth/v1.0",
+        &[("X-Auth-User", "test:tester"), ("X-Auth-Key", "testing")],
+        b"",
+    );
+    let token = r.header("x-auth-token").unwrap().to_string();
+    let t = token.as_str();
+    assert_eq!(
+        request(p, "PUT", "/v1/AUTH_test/c", &[("X-Auth-Token", t)], b"").status,
+        201
+    );
+    let put = |name: &str, seed: u64| {
+        request(
+            p,
+            "PUT",
+            &format!("/v1/AUTH_test/c/{name}"),
+            &[("X-Auth-Token", t)],
+            &bytes(seed, 2000),
+        )
+        .status
+    };
+    let get = |name: &str| {
+        request(
+            p,
+            "GET",
+            &format!("/v1/AUTH_test/c/{name}"),
+            &[("X-Auth-Token", t)],
+            b"",
+        )
+    };
+    for i in 0..20 {
+        assert_eq!(put(&format!("before-{i}"), i), 201);
+    }
+    c.nodes[0].kill9();
+    for i in 0..20 {
+        assert_eq!(
+            put(&format!("one-down-{i}"), 100 + i),
+            201,
+            "PUT with one node down"
+        );
+        let r = get(&format!("before-{i}"));
+        assert!(
+            r.status == 200 && r.body == bytes(i, 2000),
+            "GET with one node down"
+        );
+    }
+    c.nodes[1].kill9();
+    let mut refused = 0;
+    for i in 0..10 {
+        let s = put(&format!("two-down-{i}"), 200 + i);
+        assert!(s == 503 || s == 201, "{s}");
+        refused += usize::from(s == 503);
+    }
+    assert_eq!(refused, 10, "PUTs were accepted without a quorum");
+    c.nodes[0].restart();
+    c.nodes[1].restart();
+    for i in 0..20u64 {
+        let r = get(&format!("before-{i}"));
+        assert!(r.status == 200 && r.body == bytes(i, 2000));
+        let r = get(&format!("one-down-{i}"));
+        assert!(
+            r.status == 200 && r.body == bytes(100 + i, 2000),
+            "acknowledged PUT lost"
+        );
+    }
+}
