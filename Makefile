@@ -1,5 +1,5 @@
 .PHONY: run test bench-ring
-# Installs what is needed, builds, and lays out a local cluster's rings.
+# Installs what is needed, builds, and runs `stratus up` (data in .stratus/).
 run:
 	scripts/run.sh
 # Installs what is needed and runs formatting, lints and every test.
