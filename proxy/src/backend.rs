@@ -65,7 +65,12 @@ pub struct Backend {
     error_limit: u32,
     suppression: Duration,
     errors: Mutex<HashMap<String, (u32, Instant)>>,
+    /// Idle keep-alive connections per node, reused by the next request.
+    idle: Mutex<HashMap<String, Vec<hyper::client::conn::http1::SendRequest<Body>>>>,
 }
+
+/// Idle connections kept per node.
+const IDLE_PER_NODE: usize = 64;
 
 /// `/a/c/o` → URL path, percent-encoded but for `/`.
 pub fn encode_path(p: &str) -> String {
@@ -109,6 +114,7 @@ impl Backend {
             error_limit: config.error_limit,
             suppression: Duration::from_secs(config.error_suppression_secs),
             errors: Mutex::new(HashMap::new()),
+            idle: Mutex::new(HashMap::new()),
         })
     }
 
@@ -172,6 +178,12 @@ impl Backend {
 
     /// Opens a connection to a node (connect timeout applies).
     pub async fn connect(&self, node: &Node) -> Result<Sender, BackendError> {
+        if let Some(inner) = self.take_idle(&node.addr) {
+            return Ok(Sender {
+                inner,
+                node: node.clone(),
+            });
+        }
         let addr = node.addr.clone();
         let stream = tokio::time::timeout(self.conn_timeout, tokio::net::TcpStream::connect(&addr))
             .await
@@ -192,6 +204,26 @@ impl Backend {
             inner: sender,
             node: node.clone(),
         })
+    }
+
+    fn take_idle(&self, addr: &str) -> Option<hyper::client::conn::http1::SendRequest<Body>> {
+        let mut idle = self.idle.lock().ok()?;
+        let list = idle.get_mut(addr)?;
+        while let Some(s) = list.pop() {
+            if s.is_ready() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    fn put_idle(&self, conn: Sender) {
+        if let Ok(mut idle) = self.idle.lock() {
+            let list = idle.entry(conn.node.addr).or_default();
+            if list.len() < IDLE_PER_NODE {
+                list.push(conn.inner);
+            }
+        }
     }
 
     /// Sends a request on an open connection: `/<device>/<partition><path>`;
@@ -229,10 +261,23 @@ impl Backend {
         let req = req
             .body(body)
             .map_err(|_| BackendError::Request(addr.clone()))?;
-        tokio::time::timeout(self.node_timeout, conn.inner.send_request(req))
+        let head_only = req.method() == http::Method::HEAD;
+        let resp = tokio::time::timeout(self.node_timeout, conn.inner.send_request(req))
             .await
             .map_err(|_| BackendError::Timeout(addr.clone()))?
-            .map_err(|source| BackendError::Http { addr, source })
+            .map_err(|source| BackendError::Http { addr, source })?;
+        // A response without a body leaves the connection ready for reuse;
+        // one with a body is read by the caller, so its connection goes.
+        let bodiless = head_only
+            || matches!(resp.status().as_u16(), 204 | 304)
+            || resp
+                .headers()
+                .get("content-length")
+                .is_some_and(|v| v == "0");
+        if bodiless {
+            self.put_idle(conn);
+        }
+        Ok(resp)
     }
 
     /// Connects and sends in one go.

@@ -148,12 +148,18 @@ pub async fn send(to: &Destination, update: &Update, timeout: Duration) -> bool 
         encode_path(&update.path)
     );
     let attempt = async {
-        let stream = tokio::net::TcpStream::connect(&to.host).await.ok()?;
-        let _ = stream.set_nodelay(true);
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .ok()?;
-        tokio::spawn(conn);
+        let mut sender = match take_idle(&to.host) {
+            Some(s) => s,
+            None => {
+                let stream = tokio::net::TcpStream::connect(&to.host).await.ok()?;
+                let _ = stream.set_nodelay(true);
+                let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                    .await
+                    .ok()?;
+                tokio::spawn(conn);
+                sender
+            }
+        };
         let mut req = http::Request::builder()
             .method(update.method.as_str())
             .uri(uri)
@@ -166,9 +172,49 @@ pub async fn send(to: &Destination, update: &Update, timeout: Duration) -> bool 
             .send_request(req.body(Empty::<Bytes>::new()).ok()?)
             .await
             .ok()?;
+        // Row updates answer without a body: the connection stays usable.
+        if resp
+            .headers()
+            .get("content-length")
+            .is_some_and(|v| v == "0")
+            || resp.status() == 204
+        {
+            put_idle(&to.host, sender);
+        }
         Some(resp.status().is_success())
     };
     matches!(tokio::time::timeout(timeout, attempt).await, Ok(Some(true)))
+}
+
+type Conn = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+
+/// Keep-alive connections to other servers, shared by all updates of the
+/// process (one update per object PUT makes this the hot path).
+fn idle() -> &'static std::sync::Mutex<std::collections::HashMap<String, Vec<Conn>>> {
+    static IDLE: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, Vec<Conn>>>,
+    > = std::sync::OnceLock::new();
+    IDLE.get_or_init(Default::default)
+}
+
+fn take_idle(host: &str) -> Option<Conn> {
+    let mut idle = idle().lock().ok()?;
+    let list = idle.get_mut(host)?;
+    while let Some(c) = list.pop() {
+        if c.is_ready() {
+            return Some(c);
+        }
+    }
+    None
+}
+
+fn put_idle(host: &str, c: Conn) {
+    if let Ok(mut idle) = idle().lock() {
+        let list = idle.entry(host.to_string()).or_default();
+        if list.len() < 64 {
+            list.push(c);
+        }
+    }
 }
 
 /// Retries queued updates every `updater_interval_secs`, and reports
