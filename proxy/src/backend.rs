@@ -230,9 +230,30 @@ impl Backend {
     /// waits for the response head at most `node_timeout`.
     pub async fn send(
         &self,
+        conn: Sender,
+        call: Call<'_>,
+        body: Body,
+    ) -> Result<http::Response<Incoming>, BackendError> {
+        self.send_inner(conn, call, body, false).await
+    }
+
+    /// Like [`Backend::send`] for an upload whose body streams: no limit
+    /// on the wait for the answer, which comes after the body.
+    pub async fn send_upload(
+        &self,
+        conn: Sender,
+        call: Call<'_>,
+        body: Body,
+    ) -> Result<http::Response<Incoming>, BackendError> {
+        self.send_inner(conn, call, body, true).await
+    }
+
+    async fn send_inner(
+        &self,
         mut conn: Sender,
         call: Call<'_>,
         body: Body,
+        streaming: bool,
     ) -> Result<http::Response<Incoming>, BackendError> {
         let Call {
             method,
@@ -262,10 +283,17 @@ impl Backend {
             .body(body)
             .map_err(|_| BackendError::Request(addr.clone()))?;
         let head_only = req.method() == http::Method::HEAD;
-        let resp = tokio::time::timeout(self.node_timeout, conn.inner.send_request(req))
-            .await
-            .map_err(|_| BackendError::Timeout(addr.clone()))?
-            .map_err(|source| BackendError::Http { addr, source })?;
+        // An upload's answer comes after its whole body: its caller bounds
+        // the wait once the body is sent; everything else gets node_timeout.
+        let sent = conn.inner.send_request(req);
+        let resp = if streaming {
+            sent.await
+        } else {
+            tokio::time::timeout(self.node_timeout, sent)
+                .await
+                .map_err(|_| BackendError::Timeout(addr.clone()))?
+        }
+        .map_err(|source| BackendError::Http { addr, source })?;
         // A response without a body leaves the connection ready for reuse;
         // one with a body is read by the caller, so its connection goes.
         let bodiless = head_only

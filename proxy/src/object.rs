@@ -234,7 +234,7 @@ async fn put(
         let node = conn.node.clone();
         pending.push(async move {
             let r = backend
-                .send(
+                .send_upload(
                     conn,
                     Call {
                         method: Method::PUT,
@@ -294,9 +294,29 @@ async fn put(
         }
         result
     };
-    let (answers, pumped) = tokio::join!(responses, pump);
+    // Drive uploads and pump together until the body is sent, then give
+    // the replicas node_timeout to answer.
+    let mut responses = std::pin::pin!(responses);
+    let (early, pumped) =
+        match futures_util::future::select(std::pin::pin!(pump), responses.as_mut()).await {
+            futures_util::future::Either::Left((r, _)) => (None, r),
+            futures_util::future::Either::Right((answers, pump)) => (Some(answers), pump.await),
+        };
+    let answers = match early {
+        Some(a) => a,
+        None => match tokio::time::timeout(proxy.backend.node_timeout, responses).await {
+            Ok(a) => a,
+            Err(_) => return error(StatusCode::SERVICE_UNAVAILABLE),
+        },
+    };
     if let Err(status) = pumped {
-        return error(status);
+        // Replicas that refused early (full, conflict) explain better.
+        let early = best_status(&answers, n);
+        return error(if early.is_client_error() || early.as_u16() == 507 {
+            early
+        } else {
+            status
+        });
     }
     let status = best_status(&answers, n);
     if status != StatusCode::CREATED {
