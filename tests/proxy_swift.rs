@@ -172,6 +172,38 @@ fn python_swiftclient_round_trip() {
     let stat = up.swift(&["stat", "photos", "a.txt"], w);
     assert!(stat.contains("Meta Color: blue"), "{stat}");
     assert!(stat.contains("Content Type: text/plain"), "{stat}");
+    // Copy within and across containers keeps data and metadata.
+    up.swift(
+        &[
+            "copy",
+            "--destination",
+            "/backup/a-copy.txt",
+            "photos",
+            "a.txt",
+        ],
+        w,
+    );
+    up.swift(
+        &["copy", "--destination", "/photos/a2.txt", "photos", "a.txt"],
+        w,
+    );
+    let copy = w.join("copy");
+    up.swift(
+        &[
+            "download",
+            "backup",
+            "a-copy.txt",
+            "-o",
+            copy.to_str().unwrap(),
+        ],
+        w,
+    );
+    assert_eq!(std::fs::read(&copy).unwrap(), b"hello stratus\n");
+    assert!(up
+        .swift(&["stat", "photos", "a2.txt"], w)
+        .contains("Meta Color: blue"));
+    up.swift(&["delete", "photos", "a2.txt"], w);
+    up.swift(&["delete", "backup"], w);
     up.swift(&["post", "-m", "owner:me", "photos"], w);
     assert!(up.swift(&["stat", "photos"], w).contains("Meta Owner: me"));
 

@@ -112,7 +112,19 @@ pub async fn handle(
         .place(Kind::Object, RingPath::Object(account, container, object));
     match *req.method() {
         Method::GET | Method::HEAD => get(proxy, &placement, &path, req).await,
-        Method::PUT => put(proxy, &placement, &path, (account, container, object), req).await,
+        Method::PUT => {
+            let (parts, body) = req.into_parts();
+            put(
+                proxy,
+                &placement,
+                &path,
+                (account, container, object),
+                parts,
+                Some(body),
+            )
+            .await
+        }
+        _ if req.method().as_str() == "COPY" => copy(proxy, account, container, object, req).await,
         Method::DELETE | Method::POST => {
             write_meta(proxy, &placement, &path, (account, container), req).await
         }
@@ -169,32 +181,29 @@ async fn put(
     placement: &Placement,
     path: &str,
     names: (&str, &str, &str),
-    req: Request,
+    parts: http::request::Parts,
+    body: Option<Incoming>,
 ) -> Response {
     let (account, container, object) = names;
-    let (parts, mut body) = req.into_parts();
-    let length = match header(&parts.headers, "content-length") {
-        Some(v) => match v.parse::<u64>() {
-            Ok(n) => Some(n),
-            Err(_) => return explain(StatusCode::BAD_REQUEST, "Invalid Content-Length"),
+    let mut headers = base_headers(&parts.headers);
+    let (mut body, length) = match (parts.headers.get("x-copy-from"), body) {
+        (Some(from), body) => {
+            drop(body);
+            let from = from.to_str().unwrap_or_default();
+            match copy_source(proxy, account, from, &parts.headers, &mut headers).await {
+                Ok(src) => src,
+                Err(r) => return r,
+            }
+        }
+        (None, Some(b)) => match client_length(&parts.headers) {
+            Ok(len) => (b, len),
+            Err(r) => return r,
         },
-        None => None,
+        (None, None) => return error(StatusCode::BAD_REQUEST),
     };
-    let chunked = header(&parts.headers, "transfer-encoding")
-        .is_some_and(|t| t.eq_ignore_ascii_case("chunked"));
-    if length.is_none() && !chunked {
-        return error(StatusCode::LENGTH_REQUIRED);
-    }
-    if length.is_some_and(|l| l > MAX_FILE_SIZE) {
-        return error(StatusCode::PAYLOAD_TOO_LARGE);
-    }
-    if parts.headers.contains_key("x-copy-from") {
-        return explain(StatusCode::BAD_REQUEST, "X-Copy-From is not supported yet");
-    }
     if !crate::db::container_exists(proxy, account, container).await {
         return error(StatusCode::NOT_FOUND);
     }
-    let mut headers = base_headers(&parts.headers);
     match delete_at(&parts.headers) {
         Ok(Some(at)) => set(&mut headers, "x-delete-at", &at),
         Ok(None) => {}
@@ -204,7 +213,174 @@ async fn put(
         set(&mut headers, "content-type", guess_content_type(object));
     }
     set(&mut headers, "x-timestamp", &now_timestamp());
+    if let Some(l) = length {
+        set(&mut headers, "content-length", &l.to_string());
+    }
+    let copied = headers.remove("x-copied-from");
+    let mut r = upload(
+        proxy,
+        placement,
+        path,
+        (account, container),
+        &headers,
+        &mut body,
+    )
+    .await;
+    if let (Some(c), StatusCode::CREATED) = (copied, r.status()) {
+        r.headers_mut().insert("x-copied-from", c);
+    }
+    r
+}
 
+/// The client's declared length: 411 without one (and not chunked), 413
+/// over Swift's maximum object size.
+fn client_length(h: &HeaderMap) -> Result<Option<u64>, Response> {
+    let length = match header(h, "content-length") {
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) => Some(n),
+            Err(_) => return Err(explain(StatusCode::BAD_REQUEST, "Invalid Content-Length")),
+        },
+        None => None,
+    };
+    let chunked = header(h, "transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked"));
+    if length.is_none() && !chunked {
+        return Err(error(StatusCode::LENGTH_REQUIRED));
+    }
+    if length.is_some_and(|l| l > MAX_FILE_SIZE) {
+        return Err(error(StatusCode::PAYLOAD_TOO_LARGE));
+    }
+    Ok(length)
+}
+
+/// Headers of a copy's source that the copy keeps unless the request
+/// sets them (user metadata only without `X-Fresh-Metadata: true`).
+fn copied_from_source(name: &str, fresh: bool) -> bool {
+    (!fresh && name.starts_with("x-object-meta-"))
+        || matches!(
+            name,
+            "content-type"
+                | "content-disposition"
+                | "content-encoding"
+                | "content-language"
+                | "cache-control"
+                | "expires"
+        )
+}
+
+/// Opens the source of `X-Copy-From: <container>/<object>` (same account)
+/// and merges its metadata under the request's; returns its body and length.
+async fn copy_source(
+    proxy: &Proxy,
+    account: &str,
+    from: &str,
+    request: &HeaderMap,
+    headers: &mut HeaderMap,
+) -> Result<(Incoming, Option<u64>), Response> {
+    let bad = || {
+        explain(
+            StatusCode::PRECONDITION_FAILED,
+            "X-Copy-From header must be of the form <container name>/<object name>",
+        )
+    };
+    let decoded = percent_encoding::percent_decode_str(from)
+        .decode_utf8()
+        .map_err(|_| bad())?;
+    let (container, object) = decoded
+        .trim_start_matches('/')
+        .split_once('/')
+        .ok_or_else(bad)?;
+    if container.is_empty() || object.is_empty() {
+        return Err(bad());
+    }
+    if header(request, "x-copy-from-account").is_some_and(|a| a != account) {
+        return Err(error(StatusCode::FORBIDDEN));
+    }
+    let path = format!("/{account}/{container}/{object}");
+    let placement = proxy
+        .backend
+        .place(Kind::Object, RingPath::Object(account, container, object));
+    let src = fetch(proxy, &placement, &path, &HeaderMap::new(), Method::GET)
+        .await
+        .map_err(error)?;
+    if src.status() != StatusCode::OK {
+        return Err(error(src.status()));
+    }
+    let fresh = header(request, "x-fresh-metadata").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    for (k, v) in src.headers() {
+        if copied_from_source(k.as_str(), fresh) && !request.contains_key(k) {
+            headers.insert(k.clone(), v.clone());
+        }
+    }
+    for h in [
+        "range",
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+        "if-unmodified-since",
+        "transfer-encoding",
+    ] {
+        headers.remove(h);
+    }
+    set(headers, "x-copied-from", &format!("{container}/{object}"));
+    let length = header(src.headers(), "content-length").and_then(|v| v.parse().ok());
+    Ok((src.into_body(), length))
+}
+
+/// `COPY` with `Destination: <container>/<object>`: a PUT of the
+/// destination copying from this object.
+async fn copy(
+    proxy: &Proxy,
+    account: &str,
+    container: &str,
+    object: &str,
+    req: Request,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    drop(body);
+    let Some(dest) = header(&parts.headers, "destination").map(str::to_string) else {
+        return explain(
+            StatusCode::PRECONDITION_FAILED,
+            "You must provide a Destination header",
+        );
+    };
+    let decoded = percent_encoding::percent_decode_str(&dest)
+        .decode_utf8_lossy()
+        .into_owned();
+    let Some((dc, dobj)) = decoded
+        .trim_start_matches('/')
+        .split_once('/')
+        .filter(|(c, o)| !c.is_empty() && !o.is_empty())
+    else {
+        return explain(
+            StatusCode::PRECONDITION_FAILED,
+            "Destination header must be of the form <container name>/<object name>",
+        );
+    };
+    if header(&parts.headers, "destination-account").is_some_and(|a| a != account) {
+        return error(StatusCode::FORBIDDEN);
+    }
+    let source = crate::backend::encode_path(&format!("/{container}/{object}"));
+    if let Ok(v) = HeaderValue::from_str(&source) {
+        parts.headers.insert("x-copy-from", v);
+    }
+    parts.method = Method::PUT;
+    let path = format!("/{account}/{dc}/{dobj}");
+    let placement = proxy
+        .backend
+        .place(Kind::Object, RingPath::Object(account, dc, dobj));
+    put(proxy, &placement, &path, (account, dc, dobj), parts, None).await
+}
+
+/// Streams `body` to every replica of `path` and answers after a quorum.
+async fn upload(
+    proxy: &Proxy,
+    placement: &Placement,
+    path: &str,
+    names: (&str, &str),
+    headers: &HeaderMap,
+    body: &mut Incoming,
+) -> Response {
+    let (account, container) = names;
     // Connect to every replica first, a handoff standing in for a primary
     // that cannot be reached.
     let backend = &proxy.backend;
@@ -341,9 +517,24 @@ async fn put(
 }
 
 async fn get(proxy: &Proxy, placement: &Placement, path: &str, req: Request) -> Response {
-    let backend = &proxy.backend;
     let headers = base_headers(req.headers());
-    let method = req.method().clone();
+    match fetch(proxy, placement, path, &headers, req.method().clone()).await {
+        Ok(resp) => relay(resp, proxy.backend.node_timeout),
+        Err(status) => error(status),
+    }
+}
+
+/// The answer of the first replica that has the object (or answers a
+/// conditional or range request), never one older than a tombstone
+/// another replica reported.
+async fn fetch(
+    proxy: &Proxy,
+    placement: &Placement,
+    path: &str,
+    headers: &HeaderMap,
+    method: Method,
+) -> Result<http::Response<Incoming>, StatusCode> {
+    let backend = &proxy.backend;
     // The newest tombstone seen: a replica older than it must not answer.
     let mut newest_404: Option<String> = None;
     let mut answered = false;
@@ -359,7 +550,7 @@ async fn get(proxy: &Proxy, placement: &Placement, path: &str, req: Request) -> 
                     partition: placement.partition,
                     path,
                     query: None,
-                    headers: &headers,
+                    headers,
                 },
                 Body::empty(),
             )
@@ -387,9 +578,9 @@ async fn get(proxy: &Proxy, placement: &Placement, path: &str, req: Request) -> 
         if newest_404.is_some() && ts < newest_404 {
             continue; // older than a deletion another replica knows of
         }
-        return relay(resp, backend.node_timeout);
+        return Ok(resp);
     }
-    error(if answered {
+    Err(if answered {
         StatusCode::NOT_FOUND
     } else {
         StatusCode::SERVICE_UNAVAILABLE
