@@ -426,7 +426,7 @@ impl Cluster {
         std::fs::write(
             &config,
             format!(
-                "bind = \"127.0.0.1:{port}\"\nrings = \"{}\"\nconn_timeout_ms = 300\nnode_timeout_ms = 3000\n\n[[users]]\naccount = \"test\"\nuser = \"tester\"\nkey = \"testing\"\nroles = [\".admin\"]\n",
+                "bind = \"127.0.0.1:{port}\"\nrings = \"{}\"\nconn_timeout_ms = 300\nnode_timeout_ms = 3000\n\n[[users]]\naccount = \"test\"\nuser = \"tester\"\nkey = \"testing\"\nroles = [\".admin\"]\n\n[[users]]\naccount = \"other\"\nuser = \"bob\"\nkey = \"bobkey\"\nroles = [\".admin\"]\n",
                 rings.display()
             ),
         )
@@ -532,4 +532,125 @@ fn quorum_survives_one_node_down_and_refuses_with_two() {
             "acknowledged PUT lost"
         );
     }
+}
+
+#[test]
+fn container_acls_grant_reads_listings_and_writes() {
+    let c = Cluster::start();
+    let p = c.addr;
+    let login = |user: &str, key: &str| {
+        let r = request(
+            p,
+            "GET",
+            "/auth/v1.0",
+            &[("X-Auth-User", user), ("X-Auth-Key", key)],
+            b"",
+        );
+        r.header("x-auth-token").unwrap().to_string()
+    };
+    let (owner, bob) = (
+        login("test:tester", "testing"),
+        login("other:bob", "bobkey"),
+    );
+    let (o, b) = (owner.as_str(), bob.as_str());
+    assert_eq!(
+        request(
+            p,
+            "PUT",
+            "/v1/AUTH_test/shared",
+            &[("X-Auth-Token", o)],
+            b""
+        )
+        .status,
+        201
+    );
+    assert_eq!(
+        request(
+            p,
+            "PUT",
+            "/v1/AUTH_test/shared/doc",
+            &[("X-Auth-Token", o)],
+            b"data"
+        )
+        .status,
+        201
+    );
+    let obj = |tok: Option<&str>| {
+        let h: Vec<(&str, &str)> = tok.map(|t| vec![("X-Auth-Token", t)]).unwrap_or_default();
+        request(p, "GET", "/v1/AUTH_test/shared/doc", &h, b"").status
+    };
+    let list = |tok: Option<&str>| {
+        let h: Vec<(&str, &str)> = tok.map(|t| vec![("X-Auth-Token", t)]).unwrap_or_default();
+        request(p, "GET", "/v1/AUTH_test/shared", &h, b"").status
+    };
+    assert_eq!((obj(None), obj(Some(b)), list(Some(b))), (401, 403, 403));
+    assert_eq!(
+        request(p, "GET", "/v1/AUTH_test", &[("X-Auth-Token", b)], b"").status,
+        403
+    );
+    let post = |acl: (&str, &str)| {
+        request(
+            p,
+            "POST",
+            "/v1/AUTH_test/shared",
+            &[("X-Auth-Token", o), acl],
+            b"",
+        )
+        .status
+    };
+
+    assert_eq!(post(("X-Container-Read", ".r:*")), 204);
+    assert_eq!((obj(None), list(None)), (200, 401));
+    assert_eq!(post(("X-Container-Read", ".r:*,.rlistings")), 204);
+    assert_eq!(list(None), 200);
+    assert_eq!(post(("X-Container-Read", "other:bob")), 204);
+    assert_eq!((obj(None), obj(Some(b)), list(Some(b))), (401, 200, 200));
+
+    let put = |tok: &str| {
+        request(
+            p,
+            "PUT",
+            "/v1/AUTH_test/shared/bobs",
+            &[("X-Auth-Token", tok)],
+            b"hi",
+        )
+        .status
+    };
+    assert_eq!(put(b), 403);
+    assert_eq!(post(("X-Container-Write", "other")), 204);
+    assert_eq!(put(b), 201);
+    assert_eq!(
+        request(
+            p,
+            "DELETE",
+            "/v1/AUTH_test/shared/bobs",
+            &[("X-Auth-Token", b)],
+            b""
+        )
+        .status,
+        204
+    );
+    // Writing objects does not let bob change the container itself.
+    assert_eq!(
+        request(
+            p,
+            "POST",
+            "/v1/AUTH_test/shared",
+            &[("X-Auth-Token", b)],
+            b""
+        )
+        .status,
+        403
+    );
+    assert_eq!(
+        request(
+            p,
+            "GET",
+            "/v1/AUTH_test/shared/doc",
+            &[("X-Auth-Token", "AUTH_tkforged")],
+            b""
+        )
+        .status,
+        401
+    );
 }

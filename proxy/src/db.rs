@@ -110,6 +110,12 @@ async fn read(
 
 pub async fn container(proxy: &Proxy, account: &str, container: &str, req: Request) -> Response {
     let path = format!("/{account}/{container}");
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        // Its ACLs or its existence may change: forget what was cached.
+        if let Ok(mut c) = proxy.containers.lock() {
+            c.remove(&path);
+        }
+    }
     let placement = proxy
         .backend
         .place(Kind::Container, RingPath::Container(account, container));
@@ -208,48 +214,71 @@ async fn ensure_account(proxy: &Proxy, account: &str) -> bool {
     best_status(&answers, placement.primaries.len()).is_success()
 }
 
-/// Whether a container exists (cached briefly), for object PUTs.
-pub async fn container_exists(proxy: &Proxy, account: &str, container: &str) -> bool {
+/// What the proxy needs to know of a container: that it exists and its
+/// ACLs. Cached briefly, as Swift caches container info.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerInfo {
+    pub read_acl: Option<String>,
+    pub write_acl: Option<String>,
+}
+
+/// The container's info, or None when it does not exist.
+pub async fn container_info(
+    proxy: &Proxy,
+    account: &str,
+    container: &str,
+) -> Option<ContainerInfo> {
     let path = format!("/{account}/{container}");
     if let Ok(c) = proxy.containers.lock() {
-        if c.get(&path).is_some_and(|t| t.elapsed() < CONTAINER_CACHE) {
-            return true;
+        if let Some((t, info)) = c.get(&path) {
+            if t.elapsed() < CONTAINER_CACHE {
+                return Some(info.clone());
+            }
         }
     }
     let placement = proxy
         .backend
         .place(Kind::Container, RingPath::Container(account, container));
+    let none = HeaderMap::new();
     for node in placement.primaries.iter().chain(&placement.handoffs) {
         if proxy.backend.is_limited(node) {
             continue;
         }
-        match proxy
-            .backend
-            .request(
-                node,
-                Call {
-                    method: Method::HEAD,
-                    partition: placement.partition,
-                    path: &path,
-                    query: None,
-                    headers: &HeaderMap::new(),
-                },
-                Body::empty(),
-            )
-            .await
-        {
+        let call = Call {
+            method: Method::HEAD,
+            partition: placement.partition,
+            path: &path,
+            query: None,
+            headers: &none,
+        };
+        match proxy.backend.request(node, call, Body::empty()).await {
             Ok(r) if r.status().is_success() => {
+                let get = |n: &str| {
+                    r.headers()
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                let info = ContainerInfo {
+                    read_acl: get("x-container-read"),
+                    write_acl: get("x-container-write"),
+                };
                 if let Ok(mut c) = proxy.containers.lock() {
-                    c.insert(path, Instant::now());
+                    c.insert(path, (Instant::now(), info.clone()));
                 }
-                return true;
+                return Some(info);
             }
             Ok(r) if r.status() == StatusCode::NOT_FOUND => {}
             Ok(r) => proxy.backend.record_error(node, &r.status()),
             Err(e) => proxy.backend.record_error(node, &e),
         }
     }
-    false
+    None
+}
+
+/// Whether a container exists (cached briefly), for object PUTs.
+pub async fn container_exists(proxy: &Proxy, account: &str, container: &str) -> bool {
+    container_info(proxy, account, container).await.is_some()
 }
 
 pub async fn account(proxy: &Proxy, account: &str, req: Request) -> Response {

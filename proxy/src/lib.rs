@@ -8,10 +8,11 @@
 // send, built where the fault is found; it is the cold path.
 #![allow(clippy::result_large_err)]
 
+pub mod acl;
 pub mod auth;
 pub mod backend;
 pub mod config;
-mod db;
+pub mod db;
 pub mod errors;
 mod object;
 pub mod quorum;

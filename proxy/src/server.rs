@@ -14,11 +14,11 @@ use stratus_common::body::Body;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
-use crate::auth::{Auth, Identity, RESELLER_PREFIX};
+use crate::auth::{Auth, RESELLER_PREFIX};
 use crate::backend::Backend;
 use crate::config::ProxyConfig;
 use crate::errors::{empty, error, explain, Response};
-use crate::{db, object};
+use crate::{acl, db, object};
 
 pub const MAX_OBJECT_NAME: usize = 1024;
 pub const MAX_CONTAINER_NAME: usize = 256;
@@ -33,7 +33,9 @@ pub struct Proxy {
     pub backend: Backend,
     pub auth: Auth,
     /// Containers recently seen to exist (`/account/container` → when).
-    pub containers: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    pub containers: std::sync::Mutex<
+        std::collections::HashMap<String, (std::time::Instant, db::ContainerInfo)>,
+    >,
 }
 
 /// What a Swift API request addresses.
@@ -248,11 +250,9 @@ async fn route(proxy: &Proxy, req: Request) -> Response {
     if !target.account().starts_with(RESELLER_PREFIX) {
         return error(StatusCode::UNAUTHORIZED);
     }
-    let identity = match authorize(proxy, &req, &target) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    tracing::debug!(user = %identity.user, "authorized");
+    if let Err(r) = authorize(proxy, &req, &target).await {
+        return r;
+    }
     match target {
         Target::Object {
             account,
@@ -266,22 +266,56 @@ async fn route(proxy: &Proxy, req: Request) -> Response {
     }
 }
 
-/// 401 without a valid token, 403 with one that does not own the account.
-fn authorize(proxy: &Proxy, req: &Request, target: &Target) -> Result<Identity, Response> {
+/// Owners may do anything in their account; others only what the
+/// container's ACLs grant. 401 without a valid token, 403 with one.
+async fn authorize(proxy: &Proxy, req: &Request, target: &Target) -> Result<(), Response> {
     let token = req
         .headers()
         .get("x-auth-token")
         .or_else(|| req.headers().get("x-storage-token"));
-    let Some(id) = token
-        .and_then(|t| t.to_str().ok())
-        .and_then(|t| proxy.auth.identify(t))
-    else {
+    let token = token.and_then(|t| t.to_str().ok());
+    let id = token.and_then(|t| proxy.auth.identify(t));
+    if token.is_some() && id.is_none() {
         return Err(error(StatusCode::UNAUTHORIZED));
-    };
-    if !id.owns(target.account()) {
-        return Err(error(StatusCode::FORBIDDEN));
     }
-    Ok(id)
+    if id.as_ref().is_some_and(|i| i.owns(target.account())) {
+        return Ok(());
+    }
+    let deny = || {
+        Err(error(if id.is_some() {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::UNAUTHORIZED
+        }))
+    };
+    let (container, is_object) = match target {
+        Target::Account { .. } => return deny(),
+        Target::Container { container, .. } => (container, false),
+        Target::Object { container, .. } => (container, true),
+    };
+    let Some(info) = db::container_info(proxy, target.account(), container).await else {
+        return deny();
+    };
+    let who = id.as_ref().map(|i| {
+        (
+            i.account
+                .strip_prefix(RESELLER_PREFIX)
+                .unwrap_or(&i.account),
+            i.user.as_str(),
+        )
+    });
+    let (read, write) = (info.read_acl.as_deref(), info.write_acl.as_deref());
+    let allowed = match (req.method().as_str(), is_object) {
+        ("GET" | "HEAD", true) => acl::may_read(read, who),
+        ("GET" | "HEAD", false) => acl::may_list(read, who),
+        ("PUT" | "POST" | "DELETE" | "COPY", true) => acl::may_write(write, who),
+        _ => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        deny()
+    }
 }
 
 fn login(proxy: &Proxy, req: &Request) -> Response {
