@@ -56,6 +56,7 @@ fn passes_to_object(name: &str) -> bool {
                 | "x-object-manifest"
                 | "x-static-large-object"
                 | "x-trans-id"
+                | "x-newest"
                 | "transfer-encoding"
         )
 }
@@ -535,6 +536,9 @@ async fn fetch(
     method: Method,
 ) -> Result<http::Response<Incoming>, StatusCode> {
     let backend = &proxy.backend;
+    // X-Newest: ask every replica and answer from the newest.
+    let newest = header(headers, "x-newest").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let mut best: Option<(String, http::Response<Incoming>)> = None;
     // The newest tombstone seen: a replica older than it must not answer.
     let mut newest_404: Option<String> = None;
     let mut answered = false;
@@ -578,7 +582,18 @@ async fn fetch(
         if newest_404.is_some() && ts < newest_404 {
             continue; // older than a deletion another replica knows of
         }
-        return Ok(resp);
+        if !newest {
+            return Ok(resp);
+        }
+        let ts = ts.unwrap_or_default();
+        if best.as_ref().is_none_or(|(b, _)| ts > *b) {
+            best = Some((ts, resp));
+        }
+    }
+    if let Some((ts, resp)) = best {
+        if newest_404.as_ref().is_none_or(|t| ts >= *t) {
+            return Ok(resp);
+        }
     }
     Err(if answered {
         StatusCode::NOT_FOUND
