@@ -207,6 +207,42 @@ fn python_swiftclient_round_trip() {
     up.swift(&["post", "-m", "owner:me", "photos"], w);
     assert!(up.swift(&["stat", "photos"], w).contains("Meta Owner: me"));
 
+    // A 50 MiB file in 8 MiB segments (a dynamic large object).
+    let big = bytes(3, 50 * 1024 * 1024);
+    std::fs::write(w.join("big.bin"), &big).unwrap();
+    up.swift(
+        &["upload", "--segment-size", "8388608", "large", "big.bin"],
+        w,
+    );
+    let stat = up.swift(&["stat", "large", "big.bin"], w);
+    assert!(stat.contains("Manifest: large_segments/big.bin/"), "{stat}");
+    assert!(stat.contains("Content Length: 52428800"), "{stat}");
+    let back = w.join("big.back");
+    up.swift(
+        &["download", "large", "big.bin", "-o", back.to_str().unwrap()],
+        w,
+    );
+    assert!(
+        std::fs::read(&back).unwrap() == big,
+        "segmented object differs after download"
+    );
+    let t = up.token();
+    let r = request(
+        up.proxy,
+        "GET",
+        "/v1/AUTH_test/large/big.bin",
+        &[("X-Auth-Token", &t), ("Range", "bytes=8388600-8388615")],
+        b"",
+    );
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (206, &big[8_388_600..8_388_616])
+    );
+    up.swift(&["delete", "large", "big.bin"], w);
+    assert_eq!(up.swift(&["list", "large_segments"], w), "");
+    up.swift(&["delete", "large"], w);
+    up.swift(&["delete", "large_segments"], w);
+
     let stat = up.swift(&["stat"], w);
     assert!(stat.contains("Containers: 1"), "{stat}");
     up.swift(&["delete", "photos", "a.txt"], w);

@@ -190,6 +190,48 @@ pub async fn container(proxy: &Proxy, account: &str, container: &str, req: Reque
     }
 }
 
+/// A container listing's raw body (first replica that answers).
+pub async fn read_listing(
+    proxy: &Proxy,
+    account: &str,
+    container: &str,
+    query: &str,
+) -> Result<Bytes, StatusCode> {
+    use http_body_util::BodyExt;
+    let path = format!("/{account}/{container}");
+    let placement = proxy
+        .backend
+        .place(Kind::Container, RingPath::Container(account, container));
+    let none = HeaderMap::new();
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for node in placement.primaries.iter().chain(&placement.handoffs) {
+        if proxy.backend.is_limited(node) {
+            continue;
+        }
+        let call = Call {
+            method: Method::GET,
+            partition: placement.partition,
+            path: &path,
+            query: Some(query),
+            headers: &none,
+        };
+        match proxy.backend.request(node, call, Body::empty()).await {
+            Ok(r) if r.status() == StatusCode::OK => {
+                let body =
+                    tokio::time::timeout(proxy.backend.node_timeout, r.into_body().collect()).await;
+                if let Ok(Ok(b)) = body {
+                    return Ok(b.to_bytes());
+                }
+            }
+            Ok(r) if r.status() == StatusCode::NO_CONTENT => return Ok(Bytes::from_static(b"[]")),
+            Ok(r) if r.status() == StatusCode::NOT_FOUND => status = StatusCode::NOT_FOUND,
+            Ok(r) => proxy.backend.record_error(node, &r.status()),
+            Err(e) => proxy.backend.record_error(node, &e),
+        }
+    }
+    Err(status)
+}
+
 /// Accounts are created on first use (Swift's `account_autocreate`).
 async fn ensure_account(proxy: &Proxy, account: &str) -> bool {
     let placement = proxy

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod backend;
 pub mod config;
 pub mod db;
+mod dlo;
 pub mod errors;
 mod object;
 pub mod quorum;

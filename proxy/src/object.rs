@@ -2,6 +2,7 @@
 //! after a quorum; GET and HEAD read one replica and fail over; DELETE and
 //! POST go to every replica.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -101,7 +102,7 @@ pub fn guess_content_type(name: &str) -> &'static str {
 }
 
 pub async fn handle(
-    proxy: &Proxy,
+    proxy: &Arc<Proxy>,
     account: &str,
     container: &str,
     object: &str,
@@ -112,7 +113,7 @@ pub async fn handle(
         .backend
         .place(Kind::Object, RingPath::Object(account, container, object));
     match *req.method() {
-        Method::GET | Method::HEAD => get(proxy, &placement, &path, req).await,
+        Method::GET | Method::HEAD => get(proxy, &placement, &path, account, req).await,
         Method::PUT => {
             let (parts, body) = req.into_parts();
             put(
@@ -517,18 +518,49 @@ async fn upload(
     r
 }
 
-async fn get(proxy: &Proxy, placement: &Placement, path: &str, req: Request) -> Response {
+async fn get(
+    proxy: &Arc<Proxy>,
+    placement: &Placement,
+    path: &str,
+    account: &str,
+    req: Request,
+) -> Response {
     let headers = base_headers(req.headers());
-    match fetch(proxy, placement, path, &headers, req.method().clone()).await {
-        Ok(resp) => relay(resp, proxy.backend.node_timeout),
-        Err(status) => error(status),
+    let resp = match fetch(proxy, placement, path, &headers, req.method().clone()).await {
+        Ok(resp) => resp,
+        Err(status) => return error(status),
+    };
+    let manifest_itself = req
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "multipart-manifest=get"));
+    let manifest = header(resp.headers(), "x-object-manifest").map(str::to_string);
+    match manifest {
+        Some(m)
+            if !manifest_itself
+                && (resp.status().is_success()
+                    || resp.status() == StatusCode::RANGE_NOT_SATISFIABLE) =>
+        {
+            let head = resp.headers().clone();
+            drop(resp);
+            crate::dlo::serve(
+                proxy.clone(),
+                account,
+                &m,
+                req.method(),
+                req.headers(),
+                &head,
+            )
+            .await
+        }
+        _ => relay(resp, proxy.backend.node_timeout),
     }
 }
 
 /// The answer of the first replica that has the object (or answers a
 /// conditional or range request), never one older than a tombstone
 /// another replica reported.
-async fn fetch(
+pub(crate) async fn fetch(
     proxy: &Proxy,
     placement: &Placement,
     path: &str,

@@ -226,7 +226,7 @@ pub const MAX_HEADER_SIZE: usize = 8192;
 /// More headers than this is not a client we serve.
 const MAX_HEADER_COUNT: usize = 256;
 
-async fn route(proxy: &Proxy, req: Request) -> Response {
+async fn route(proxy: &Arc<Proxy>, req: Request) -> Response {
     if req.headers().len() > MAX_HEADER_COUNT {
         return explain(StatusCode::BAD_REQUEST, "Too many headers");
     }

@@ -370,10 +370,9 @@ async fn get(dev: &Device, key: &[u8], parts: &http::request::Parts) -> Handled 
         Ranges::Whole => vec![(0, size)],
         Ranges::Partial(rs) => rs.clone(),
         Ranges::Unsatisfiable => {
-            let mut r = text(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "Requested Range Not Satisfiable",
-            );
+            // The object's headers stay: a proxy may need them (a large
+            // object manifest answers ranges over its segments).
+            *r.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
             set(&mut r, "content-range", &format!("bytes */{size}"));
             return Ok(r);
         }
