@@ -262,6 +262,11 @@ async fn ensure_account(proxy: &Proxy, account: &str) -> bool {
 pub struct ContainerInfo {
     pub read_acl: Option<String>,
     pub write_acl: Option<String>,
+    /// `X-Container-Meta-Access-Control-Allow-Origin`, `-Max-Age`,
+    /// `-Expose-Headers`.
+    pub cors_origins: Option<String>,
+    pub cors_max_age: Option<String>,
+    pub cors_expose: Option<String>,
 }
 
 /// The container's info, or None when it does not exist.
@@ -304,6 +309,9 @@ pub async fn container_info(
                 let info = ContainerInfo {
                     read_acl: get("x-container-read"),
                     write_acl: get("x-container-write"),
+                    cors_origins: get("x-container-meta-access-control-allow-origin"),
+                    cors_max_age: get("x-container-meta-access-control-max-age"),
+                    cors_expose: get("x-container-meta-access-control-expose-headers"),
                 };
                 if let Ok(mut c) = proxy.containers.lock() {
                     c.insert(path, (Instant::now(), info.clone()));

@@ -12,6 +12,7 @@ pub mod acl;
 pub mod auth;
 pub mod backend;
 pub mod config;
+mod cors;
 pub mod db;
 mod dlo;
 pub mod errors;

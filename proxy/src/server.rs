@@ -250,10 +250,29 @@ async fn route(proxy: &Arc<Proxy>, req: Request) -> Response {
     if !target.account().starts_with(RESELLER_PREFIX) {
         return error(StatusCode::UNAUTHORIZED);
     }
+    // CORS: the container whose rules apply, and the browser's origin.
+    let origin = req
+        .headers()
+        .get("origin")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let info = match (&target, &origin) {
+        (
+            Target::Container { account, container }
+            | Target::Object {
+                account, container, ..
+            },
+            Some(_),
+        ) => db::container_info(proxy, account, container).await,
+        _ => None,
+    };
+    if req.method() == Method::OPTIONS {
+        return crate::cors::preflight(info.as_ref(), req.headers());
+    }
     if let Err(r) = authorize(proxy, &req, &target).await {
         return r;
     }
-    match target {
+    let mut resp = match target {
         Target::Object {
             account,
             container,
@@ -263,7 +282,11 @@ async fn route(proxy: &Arc<Proxy>, req: Request) -> Response {
             db::container(proxy, &account, &container, req).await
         }
         Target::Account { account } => db::account(proxy, &account, req).await,
+    };
+    if let (Some(info), Some(origin)) = (&info, &origin) {
+        crate::cors::decorate(&mut resp, info, origin);
     }
+    resp
 }
 
 /// Owners may do anything in their account; others only what the
