@@ -102,8 +102,8 @@ proptest! {
             prop_assert_eq!(distinct(devs.iter().map(|d| d.region)), regions.min(3));
             // Within a region, replicas use distinct zones and hosts where
             // they exist. (A region with fewer hosts than its share of
-            // replicas doubles up on a host, as Swift's builder does: the
-            // regions' weights decide the share, not their host counts.)
+            // replicas doubles up on a host: the regions' weights decide
+            // the share, not their host counts.)
             for r in devs.iter().map(|d| d.region).collect::<BTreeSet<_>>() {
                 let here: Vec<_> = devs.iter().filter(|d| d.region == r).collect();
                 let zones_in_r = distinct(ring.devices().filter(|d| d.region == r).map(|d| d.zone));
