@@ -62,11 +62,55 @@ pub struct Backend {
     object: Arc<RingHandle>,
     conn_timeout: Duration,
     pub node_timeout: Duration,
-    error_limit: u32,
-    suppression: Duration,
-    errors: Mutex<HashMap<String, (u32, Instant)>>,
+    errors: ErrorLimiter,
     /// Idle keep-alive connections per node, reused by the next request.
     idle: Mutex<HashMap<String, Vec<hyper::client::conn::http1::SendRequest<Body>>>>,
+}
+
+/// Counts errors per node; a node with `limit` errors is skipped until
+/// `suppression` has passed since its last one.
+#[derive(Debug)]
+pub struct ErrorLimiter {
+    limit: u32,
+    suppression: Duration,
+    errors: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl ErrorLimiter {
+    pub fn new(limit: u32, suppression: Duration) -> ErrorLimiter {
+        ErrorLimiter {
+            limit,
+            suppression,
+            errors: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn is_limited(&self, addr: &str) -> bool {
+        let Ok(mut errors) = self.errors.lock() else {
+            return false;
+        };
+        match errors.get(addr) {
+            Some((_, last)) if last.elapsed() > self.suppression => {
+                errors.remove(addr);
+                false
+            }
+            Some((n, _)) => *n >= self.limit,
+            None => false,
+        }
+    }
+
+    /// Counts one error; true when this one puts the node over the limit.
+    pub fn record(&self, addr: &str) -> bool {
+        let Ok(mut errors) = self.errors.lock() else {
+            return false;
+        };
+        let e = errors
+            .entry(addr.to_string())
+            .or_insert((0, Instant::now()));
+        e.0 += 1;
+        e.1 = Instant::now();
+        e.0 == self.limit
+    }
 }
 
 /// Idle connections kept per node.
@@ -111,9 +155,10 @@ impl Backend {
             object: open("object")?,
             conn_timeout: Duration::from_millis(config.conn_timeout_ms),
             node_timeout: Duration::from_millis(config.node_timeout_ms),
-            error_limit: config.error_limit,
-            suppression: Duration::from_secs(config.error_suppression_secs),
-            errors: Mutex::new(HashMap::new()),
+            errors: ErrorLimiter::new(
+                config.error_limit,
+                Duration::from_secs(config.error_suppression_secs),
+            ),
             idle: Mutex::new(HashMap::new()),
         })
     }
@@ -150,29 +195,12 @@ impl Backend {
 
     /// Whether a node has failed often enough lately to be skipped.
     pub fn is_limited(&self, node: &Node) -> bool {
-        let Ok(mut errors) = self.errors.lock() else {
-            return false;
-        };
-        match errors.get(&node.addr) {
-            Some((_, last)) if last.elapsed() > self.suppression => {
-                errors.remove(&node.addr);
-                false
-            }
-            Some((n, _)) => *n >= self.error_limit,
-            None => false,
-        }
+        self.errors.is_limited(&node.addr)
     }
 
     pub fn record_error(&self, node: &Node, why: &dyn std::fmt::Display) {
-        if let Ok(mut errors) = self.errors.lock() {
-            let e = errors
-                .entry(node.addr.clone())
-                .or_insert((0, Instant::now()));
-            e.0 += 1;
-            e.1 = Instant::now();
-            if e.0 == self.error_limit {
-                tracing::warn!(node = %node.addr, error = %why, "error limiting node");
-            }
+        if self.errors.record(&node.addr) {
+            tracing::warn!(node = %node.addr, error = %why, "error limiting node");
         }
     }
 
@@ -335,4 +363,26 @@ pub struct Call<'a> {
 pub struct Sender {
     inner: hyper::client::conn::http1::SendRequest<Body>,
     pub node: Node,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_are_skipped_after_limit_errors_until_suppression_passes() {
+        let l = ErrorLimiter::new(3, Duration::from_millis(50));
+        assert!(!l.record("a") && !l.record("a"));
+        assert!(!l.is_limited("a"));
+        assert!(l.record("a"));
+        assert!(l.is_limited("a") && !l.is_limited("b"));
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(!l.is_limited("a"), "suppression over");
+        assert!(!l.record("a"), "the count starts again");
+    }
+
+    #[test]
+    fn paths_are_encoded_but_for_slashes() {
+        assert_eq!(encode_path("/a/c/d e%/é"), "/a/c/d%20e%25/%C3%A9");
+    }
 }
