@@ -16,10 +16,7 @@ use hyper_util::rt::TokioIo;
 pub struct Op {
     /// The operation's name in reports (`put`, `get`, …).
     pub kind: &'static str,
-    pub method: http::Method,
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Bytes,
+    pub req: crate::protocol::Request,
     /// Verify the response body equals this (GET in verify mode).
     pub expect: Option<Bytes>,
 }
@@ -157,7 +154,8 @@ pub async fn run(plan: &Plan, make: MakeOp) -> anyhow::Result<Reports> {
                 let rep = reps.entry(op.kind).or_default();
                 match result {
                     Ok((status, n))
-                        if status < 300 || (status == 404 && op.method == http::Method::DELETE) =>
+                        if status < 300
+                            || (status == 404 && op.req.method == http::Method::DELETE) =>
                     {
                         done.fetch_add(1, Ordering::Relaxed);
                         rep.ok += 1;
@@ -218,13 +216,13 @@ async fn once(
     };
     s.ready().await?;
     let mut req = http::Request::builder()
-        .method(op.method.clone())
-        .uri(&op.path)
+        .method(op.req.method.clone())
+        .uri(&op.req.path)
         .header("host", addr.to_string());
-    for (k, v) in &op.headers {
+    for (k, v) in &op.req.headers {
         req = req.header(k, v);
     }
-    let req = req.body(Full::new(op.body.clone()))?;
+    let req = req.body(Full::new(op.req.body.clone()))?;
     let resp = tokio::time::timeout(Duration::from_secs(60), s.send_request(req))
         .await
         .map_err(|_| anyhow::anyhow!("timeout"))??;
@@ -235,7 +233,7 @@ async fn once(
             anyhow::bail!("verify: body differs");
         }
     }
-    Ok((status, (op.body.len() + body.len()) as u64))
+    Ok((status, (op.req.body.len() + body.len()) as u64))
 }
 
 #[cfg(test)]

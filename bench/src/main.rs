@@ -228,13 +228,10 @@ fn make_ops(a: &Args, proto: &Protocol, mix: Mix, verify: bool) -> load::MakeOp 
             OpKind::Head | OpKind::Delete => (Some(name.as_str()), Bytes::new(), None),
             OpKind::List => (None, Bytes::new(), None),
         };
-        let r = proto.request(target, kind.method(), &container, obj, body);
+        let req = proto.request(target, kind.method(), &container, obj, body);
         Op {
             kind: kind.name(),
-            method: r.method,
-            path: r.path,
-            headers: r.headers,
-            body: r.body,
+            req,
             expect,
         }
     })

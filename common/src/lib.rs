@@ -1,10 +1,14 @@
 //! Plumbing shared by the Stratus services and the `stratus` command:
-//! crash-safe file writes, loading rings from disk with hot reload, and the
-//! HTTP response body the servers stream with.
+//! crash-safe file writes, loading rings from disk with hot reload, typed
+//! config files, and the HTTP plumbing (accept loop, streaming body, path
+//! encoding, keep-alive client pool) the servers share.
 //!
 //! It owns no API and no storage format of its own; formats belong to the
 //! crates that define them (the ring file to `stratus-ring`).
 
 pub mod body;
+pub mod config;
 pub mod fs;
+pub mod http;
 pub mod ring_file;
+pub mod timestamp;

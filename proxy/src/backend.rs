@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use stratus_common::body::Body;
+use stratus_common::http::{self as http_util, ConnPool};
 use stratus_common::ring_file::{RingFileError, RingHandle};
 use stratus_ring::Path as RingPath;
 
@@ -64,7 +64,7 @@ pub struct Backend {
     pub node_timeout: Duration,
     errors: ErrorLimiter,
     /// Idle keep-alive connections per node, reused by the next request.
-    idle: Mutex<HashMap<String, Vec<hyper::client::conn::http1::SendRequest<Body>>>>,
+    idle: ConnPool<Body>,
 }
 
 /// Counts errors per node; a node with `limit` errors is skipped until
@@ -116,16 +116,7 @@ impl ErrorLimiter {
 /// Idle connections kept per node.
 const IDLE_PER_NODE: usize = 64;
 
-/// `/a/c/o` → URL path, percent-encoded but for `/`.
-pub fn encode_path(p: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'/')
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    percent_encoding::utf8_percent_encode(p, SET).to_string()
-}
+pub use stratus_common::http::encode_path;
 
 fn node_of(d: &stratus_ring::Device) -> Node {
     let addr = if d.ip.contains(':') {
@@ -159,7 +150,7 @@ impl Backend {
                 config.error_limit,
                 Duration::from_secs(config.error_suppression_secs),
             ),
-            idle: Mutex::new(HashMap::new()),
+            idle: ConnPool::new(IDLE_PER_NODE),
         })
     }
 
@@ -204,54 +195,28 @@ impl Backend {
         }
     }
 
-    /// Opens a connection to a node (connect timeout applies).
+    /// A connection to a node: an idle keep-alive one, else a new one
+    /// (connect timeout applies).
     pub async fn connect(&self, node: &Node) -> Result<Sender, BackendError> {
-        if let Some(inner) = self.take_idle(&node.addr) {
-            return Ok(Sender {
-                inner,
-                node: node.clone(),
-            });
-        }
-        let addr = node.addr.clone();
-        let stream = tokio::time::timeout(self.conn_timeout, tokio::net::TcpStream::connect(&addr))
-            .await
-            .map_err(|_| BackendError::ConnectTimeout(addr.clone()))?
-            .map_err(|source| BackendError::Io {
-                addr: addr.clone(),
-                source,
-            })?;
-        let _ = stream.set_nodelay(true);
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|source| BackendError::Http {
-                addr: addr.clone(),
-                source,
-            })?;
-        tokio::spawn(conn);
+        let inner = match self.idle.take(&node.addr) {
+            Some(inner) => inner,
+            None => http_util::connect(&node.addr, self.conn_timeout)
+                .await
+                .map_err(|source| {
+                    if source.kind() == std::io::ErrorKind::TimedOut {
+                        BackendError::ConnectTimeout(node.addr.clone())
+                    } else {
+                        BackendError::Io {
+                            addr: node.addr.clone(),
+                            source,
+                        }
+                    }
+                })?,
+        };
         Ok(Sender {
-            inner: sender,
+            inner,
             node: node.clone(),
         })
-    }
-
-    fn take_idle(&self, addr: &str) -> Option<hyper::client::conn::http1::SendRequest<Body>> {
-        let mut idle = self.idle.lock().ok()?;
-        let list = idle.get_mut(addr)?;
-        while let Some(s) = list.pop() {
-            if s.is_ready() {
-                return Some(s);
-            }
-        }
-        None
-    }
-
-    fn put_idle(&self, conn: Sender) {
-        if let Ok(mut idle) = self.idle.lock() {
-            let list = idle.entry(conn.node.addr).or_default();
-            if list.len() < IDLE_PER_NODE {
-                list.push(conn.inner);
-            }
-        }
     }
 
     /// Sends a request on an open connection: `/<device>/<partition><path>`;
@@ -324,14 +289,8 @@ impl Backend {
         .map_err(|source| BackendError::Http { addr, source })?;
         // A response without a body leaves the connection ready for reuse;
         // one with a body is read by the caller, so its connection goes.
-        let bodiless = head_only
-            || matches!(resp.status().as_u16(), 204 | 304)
-            || resp
-                .headers()
-                .get("content-length")
-                .is_some_and(|v| v == "0");
-        if bodiless {
-            self.put_idle(conn);
+        if http_util::is_bodiless(&resp, head_only) {
+            self.idle.put(&conn.node.addr, conn.inner);
         }
         Ok(resp)
     }
@@ -379,10 +338,5 @@ mod tests {
         std::thread::sleep(Duration::from_millis(60));
         assert!(!l.is_limited("a"), "suppression over");
         assert!(!l.record("a"), "the count starts again");
-    }
-
-    #[test]
-    fn paths_are_encoded_but_for_slashes() {
-        assert_eq!(encode_path("/a/c/d e%/é"), "/a/c/d%20e%25/%C3%A9");
     }
 }

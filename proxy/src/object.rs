@@ -18,10 +18,7 @@ use crate::server::{Proxy, Request, MAX_FILE_SIZE};
 
 /// A request timestamp in Swift's form.
 pub fn now_timestamp() -> String {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("{:010}.{:05}", d.as_secs(), d.subsec_micros() / 10)
+    stratus_common::timestamp::Timestamp::now().to_string()
 }
 
 fn header<'a>(h: &'a HeaderMap, n: &str) -> Option<&'a str> {
@@ -387,24 +384,9 @@ async fn upload(
     // that cannot be reached.
     let backend = &proxy.backend;
     let n = placement.primaries.len();
-    let mut handoffs = placement.handoffs.iter();
     let mut streams = Vec::new();
     let mut pending = Vec::new();
-    for (i, primary) in placement.primaries.iter().enumerate() {
-        let mut conn = None;
-        for node in std::iter::once(primary).chain(&mut handoffs) {
-            if backend.is_limited(node) {
-                continue;
-            }
-            match backend.connect(node).await {
-                Ok(c) => {
-                    conn = Some(c);
-                    break;
-                }
-                Err(e) => backend.record_error(node, &e),
-            }
-        }
-        let Some(conn) = conn else { continue };
+    for (i, conn) in crate::quorum::connect_replicas(backend, placement).await {
         let mut h = headers.clone();
         container_update(proxy, account, container, i, &mut h);
         let (tx, body) = Body::channel();

@@ -4,7 +4,7 @@
 use http::{HeaderMap, StatusCode};
 use stratus_common::body::Body;
 
-use crate::backend::{Backend, Call, Placement};
+use crate::backend::{Backend, Call, Placement, Sender};
 
 /// Swift's quorum: a majority of the replicas.
 pub fn quorum(replicas: usize) -> usize {
@@ -13,6 +13,29 @@ pub fn quorum(replicas: usize) -> usize {
 
 /// One replica's answer: status and headers, or no answer.
 pub type Answer = Option<(StatusCode, HeaderMap)>;
+
+/// Connections to every replica: the i-th primary, or the next handoff
+/// when it is error-limited or cannot be reached. Replicas for which no
+/// node answers are left out.
+pub async fn connect_replicas(backend: &Backend, placement: &Placement) -> Vec<(usize, Sender)> {
+    let mut handoffs = placement.handoffs.iter();
+    let mut out = Vec::with_capacity(placement.primaries.len());
+    for (i, primary) in placement.primaries.iter().enumerate() {
+        for node in std::iter::once(primary).chain(&mut handoffs) {
+            if backend.is_limited(node) {
+                continue;
+            }
+            match backend.connect(node).await {
+                Ok(c) => {
+                    out.push((i, c));
+                    break;
+                }
+                Err(e) => backend.record_error(node, &e),
+            }
+        }
+    }
+    out
+}
 
 /// Sends a body-less request to `replicas` nodes: the primaries, with a
 /// handoff standing in for each one that cannot be reached. `headers_for(i)`
@@ -26,23 +49,8 @@ pub async fn fanout(
     headers_for: impl Fn(usize) -> HeaderMap,
 ) -> Vec<Answer> {
     let n = placement.primaries.len();
-    let mut handoffs = placement.handoffs.iter();
     let mut tasks = Vec::with_capacity(n);
-    for (i, primary) in placement.primaries.iter().enumerate() {
-        let mut conn = None;
-        for node in std::iter::once(primary).chain(&mut handoffs) {
-            if backend.is_limited(node) {
-                continue;
-            }
-            match backend.connect(node).await {
-                Ok(c) => {
-                    conn = Some(c);
-                    break;
-                }
-                Err(e) => backend.record_error(node, &e),
-            }
-        }
-        let Some(conn) = conn else { continue };
+    for (i, conn) in connect_replicas(backend, placement).await {
         let headers = headers_for(i);
         let method = method.clone();
         tasks.push(async move {

@@ -8,8 +8,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use stratus_common::body::Body;
 use tokio::net::TcpListener;
 use tracing::Instrument;
@@ -70,22 +68,13 @@ impl Target {
             return Err(error(StatusCode::NOT_FOUND));
         };
         let mut parts = rest.splitn(3, '/');
-        let dec = |s: &str| -> Result<String, Response> {
-            let d = percent_encoding::percent_decode_str(s)
-                .decode_utf8()
-                .map_err(|_| {
-                    explain(
-                        StatusCode::PRECONDITION_FAILED,
-                        "Invalid UTF8 or contains NULL",
-                    )
-                })?;
-            if d.contains('\0') {
-                return Err(explain(
+        let dec = |s: &str| {
+            stratus_common::http::decode_name(s).ok_or_else(|| {
+                explain(
                     StatusCode::PRECONDITION_FAILED,
                     "Invalid UTF8 or contains NULL",
-                ));
-            }
-            Ok(d.into_owned())
+                )
+            })
         };
         let account = dec(parts.next().unwrap_or(""))?;
         if account.is_empty() {
@@ -178,30 +167,7 @@ impl Proxy {
 
 pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>) -> std::io::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "proxy listening");
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let proxy = proxy.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req| {
-                let proxy = proxy.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(proxy, req, peer).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .max_buf_size(64 * 1024)
-                .serve_connection(TokioIo::new(stream), svc);
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "connection ended");
-            }
-        });
-    }
+    stratus_common::http::serve(listener, move |req, peer| handle(proxy.clone(), req, peer)).await
 }
 
 async fn handle(proxy: Arc<Proxy>, req: Request, peer: SocketAddr) -> Response {

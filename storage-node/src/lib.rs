@@ -11,6 +11,7 @@ pub mod device;
 pub mod engine;
 pub mod http;
 pub mod listing;
-pub mod timestamp;
 
 pub use config::StorageConfig;
+/// Swift timestamps, shared with the proxy (the wire format both speak).
+pub use stratus_common::timestamp;

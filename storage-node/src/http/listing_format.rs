@@ -131,11 +131,15 @@ fn respond(mut r: Response, format: Format, body: String, empty: bool) -> Respon
     r
 }
 
-pub fn objects(
+/// Renders a listing: the row-specific parts come from `json` and `xml`,
+/// the rest (plain names, subdirs, the XML root) is the same for all.
+fn render<R>(
     r: Response,
-    container: &str,
-    items: &[ListItem<ObjectRow>],
+    root: (&str, &str),
+    items: &[ListItem<R>],
     format: Format,
+    json: impl Fn(&str, &R) -> serde_json::Value,
+    xml: impl Fn(&str, &R) -> String,
 ) -> Response {
     let body = match format {
         Format::Plain => items
@@ -149,18 +153,16 @@ pub fn objects(
                 .iter()
                 .map(|i| match i {
                     ListItem::Subdir(n) => serde_json::json!({ "subdir": n }),
-                    ListItem::Row(n, o) => serde_json::json!({
-                        "hash": o.etag, "last_modified": o.ts.iso8601(), "bytes": o.size,
-                        "name": n, "content_type": o.content_type,
-                    }),
+                    ListItem::Row(n, row) => json(n, row),
                 })
                 .collect(),
         )
         .to_string(),
         Format::Xml => {
+            let (tag, name) = root;
             let mut x = format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<container name=\"{}\">",
-                xml_escape(container)
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{tag} name=\"{}\">",
+                xml_escape(name)
             );
             for i in items {
                 match i {
@@ -168,17 +170,40 @@ pub fn objects(
                         let n = xml_escape(n);
                         x.push_str(&format!("<subdir name=\"{n}\"><name>{n}</name></subdir>"));
                     }
-                    ListItem::Row(n, o) => x.push_str(&format!(
-                        "<object><name>{}</name><hash>{}</hash><bytes>{}</bytes><content_type>{}</content_type><last_modified>{}</last_modified></object>",
-                        xml_escape(n), o.etag, o.size, xml_escape(&o.content_type), o.ts.iso8601()
-                    )),
+                    ListItem::Row(n, row) => x.push_str(&xml(n, row)),
                 }
             }
-            x.push_str("</container>");
+            x.push_str(&format!("</{tag}>"));
             x
         }
     };
     respond(r, format, body, items.is_empty())
+}
+
+pub fn objects(
+    r: Response,
+    container: &str,
+    items: &[ListItem<ObjectRow>],
+    format: Format,
+) -> Response {
+    render(
+        r,
+        ("container", container),
+        items,
+        format,
+        |n, o| {
+            serde_json::json!({
+                "hash": o.etag, "last_modified": o.ts.iso8601(), "bytes": o.size,
+                "name": n, "content_type": o.content_type,
+            })
+        },
+        |n, o| {
+            format!(
+                "<object><name>{}</name><hash>{}</hash><bytes>{}</bytes><content_type>{}</content_type><last_modified>{}</last_modified></object>",
+                xml_escape(n), o.etag, o.size, xml_escape(&o.content_type), o.ts.iso8601()
+            )
+        },
+    )
 }
 
 pub fn containers(
@@ -187,46 +212,22 @@ pub fn containers(
     items: &[ListItem<ContainerRow>],
     format: Format,
 ) -> Response {
-    let body = match format {
-        Format::Plain => items
-            .iter()
-            .map(|i| match i {
-                ListItem::Row(n, _) | ListItem::Subdir(n) => format!("{n}\n"),
+    render(
+        r,
+        ("account", account),
+        items,
+        format,
+        |n, c| {
+            serde_json::json!({
+                "name": n, "count": c.object_count, "bytes": c.bytes_used,
+                "last_modified": c.put_ts.iso8601(),
             })
-            .collect(),
-        Format::Json => serde_json::Value::Array(
-            items
-                .iter()
-                .map(|i| match i {
-                    ListItem::Subdir(n) => serde_json::json!({ "subdir": n }),
-                    ListItem::Row(n, c) => serde_json::json!({
-                        "name": n, "count": c.object_count, "bytes": c.bytes_used,
-                        "last_modified": c.put_ts.iso8601(),
-                    }),
-                })
-                .collect(),
-        )
-        .to_string(),
-        Format::Xml => {
-            let mut x = format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<account name=\"{}\">",
-                xml_escape(account)
-            );
-            for i in items {
-                match i {
-                    ListItem::Subdir(n) => {
-                        let n = xml_escape(n);
-                        x.push_str(&format!("<subdir name=\"{n}\"><name>{n}</name></subdir>"));
-                    }
-                    ListItem::Row(n, c) => x.push_str(&format!(
-                        "<container><name>{}</name><count>{}</count><bytes>{}</bytes><last_modified>{}</last_modified></container>",
-                        xml_escape(n), c.object_count, c.bytes_used, c.put_ts.iso8601()
-                    )),
-                }
-            }
-            x.push_str("</account>");
-            x
-        }
-    };
-    respond(r, format, body, items.is_empty())
+        },
+        |n, c| {
+            format!(
+                "<container><name>{}</name><count>{}</count><bytes>{}</bytes><last_modified>{}</last_modified></container>",
+                xml_escape(n), c.object_count, c.bytes_used, c.put_ts.iso8601()
+            )
+        },
+    )
 }

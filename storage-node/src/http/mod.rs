@@ -22,8 +22,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
@@ -129,22 +127,13 @@ impl Target {
             return bad("Invalid path");
         };
         let parts: Vec<&str> = rest.splitn(5, '/').collect();
-        let decode = |s: &str| -> Result<String, Response> {
-            let d = percent_encoding::percent_decode_str(s)
-                .decode_utf8()
-                .map_err(|_| {
-                    text(
-                        StatusCode::PRECONDITION_FAILED,
-                        "Invalid UTF8 or contains NULL",
-                    )
-                })?;
-            if d.contains('\0') {
-                return Err(text(
+        let decode = |s: &str| {
+            stratus_common::http::decode_name(s).ok_or_else(|| {
+                text(
                     StatusCode::PRECONDITION_FAILED,
                     "Invalid UTF8 or contains NULL",
-                ));
-            }
-            Ok(d.into_owned())
+                )
+            })
         };
         if parts.len() < 2 || parts[0].is_empty() {
             return bad("Invalid path");
@@ -314,30 +303,10 @@ pub async fn serve(
     node: Arc<Node>,
     kind: ServerKind,
 ) -> std::io::Result<()> {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                // EMFILE and friends: back off instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let node = node.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req| {
-                let node = node.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(node, kind, req, peer).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc);
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "connection ended");
-            }
-        });
-    }
+    stratus_common::http::serve(listener, move |req, peer| {
+        handle(node.clone(), kind, req, peer)
+    })
+    .await
 }
 
 async fn handle(node: Arc<Node>, kind: ServerKind, req: Request, peer: SocketAddr) -> Response {

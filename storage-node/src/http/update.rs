@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Empty;
-use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
+use stratus_common::http::{self as http_util, ConnPool};
 use tracing::Instrument;
 
 use super::{header, Node};
@@ -129,36 +129,18 @@ fn queue(dev: &Device, to: Destination, update: Update) {
     }
 }
 
-fn encode_path(p: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'/')
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    percent_encoding::utf8_percent_encode(p, SET).to_string()
-}
-
 /// One backend request; true on a 2xx answer.
 pub async fn send(to: &Destination, update: &Update, timeout: Duration) -> bool {
     let uri = format!(
         "/{}/{}{}",
-        encode_path(&to.device),
+        http_util::encode_path(&to.device),
         to.partition,
-        encode_path(&update.path)
+        http_util::encode_path(&update.path)
     );
     let attempt = async {
-        let mut sender = match take_idle(&to.host) {
+        let mut sender = match pool().take(&to.host) {
             Some(s) => s,
-            None => {
-                let stream = tokio::net::TcpStream::connect(&to.host).await.ok()?;
-                let _ = stream.set_nodelay(true);
-                let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                    .await
-                    .ok()?;
-                tokio::spawn(conn);
-                sender
-            }
+            None => http_util::connect(&to.host, timeout).await.ok()?,
         };
         let mut req = http::Request::builder()
             .method(update.method.as_str())
@@ -173,48 +155,19 @@ pub async fn send(to: &Destination, update: &Update, timeout: Duration) -> bool 
             .await
             .ok()?;
         // Row updates answer without a body: the connection stays usable.
-        if resp
-            .headers()
-            .get("content-length")
-            .is_some_and(|v| v == "0")
-            || resp.status() == 204
-        {
-            put_idle(&to.host, sender);
+        if http_util::is_bodiless(&resp, false) {
+            pool().put(&to.host, sender);
         }
         Some(resp.status().is_success())
     };
     matches!(tokio::time::timeout(timeout, attempt).await, Ok(Some(true)))
 }
 
-type Conn = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
-
 /// Keep-alive connections to other servers, shared by all updates of the
 /// process (one update per object PUT makes this the hot path).
-fn idle() -> &'static std::sync::Mutex<std::collections::HashMap<String, Vec<Conn>>> {
-    static IDLE: std::sync::OnceLock<
-        std::sync::Mutex<std::collections::HashMap<String, Vec<Conn>>>,
-    > = std::sync::OnceLock::new();
-    IDLE.get_or_init(Default::default)
-}
-
-fn take_idle(host: &str) -> Option<Conn> {
-    let mut idle = idle().lock().ok()?;
-    let list = idle.get_mut(host)?;
-    while let Some(c) = list.pop() {
-        if c.is_ready() {
-            return Some(c);
-        }
-    }
-    None
-}
-
-fn put_idle(host: &str, c: Conn) {
-    if let Ok(mut idle) = idle().lock() {
-        let list = idle.entry(host.to_string()).or_default();
-        if list.len() < 64 {
-            list.push(c);
-        }
-    }
+fn pool() -> &'static ConnPool<Empty<Bytes>> {
+    static POOL: std::sync::OnceLock<ConnPool<Empty<Bytes>>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| ConnPool::new(64))
 }
 
 /// Retries queued updates every `updater_interval_secs`, and reports
