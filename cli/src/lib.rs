@@ -1,7 +1,7 @@
 //! The `stratus` command: parses the command line and hands each
 //! subcommand to the crate that does the work: `stratus ring` (the ring
 //! builder, with swift-ring-builder's syntax), `stratus storage` (a storage
-//! node), `stratus proxy` (the Swift API) and `stratus up` (all of them on
+//! node), `stratus proxy` (the Swift API), `stratus identity` (Keystone v3) and `stratus up` (all of them on
 //! one machine).
 
 use std::ffi::OsString;
@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod identity_cmd;
 mod proxy_cmd;
 mod ring_cmd;
 mod storage_cmd;
@@ -54,6 +55,8 @@ enum Command {
     Storage(storage_cmd::StorageArgs),
     /// Run the proxy (Swift API) from a config file.
     Proxy(proxy_cmd::ProxyArgs),
+    /// The identity service (Keystone v3 API) and its operator commands.
+    Identity(identity_cmd::IdentityArgs),
     /// Start a whole object store on this machine: three storage nodes and
     /// the proxy on loopback, in the foreground (Ctrl-C stops it).
     Up(up_cmd::UpArgs),
@@ -83,6 +86,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Ring { builder, args } => ring_cmd::run(&builder, &args, &mut out),
         Command::Storage(args) => storage_cmd::run(args),
         Command::Proxy(args) => proxy_cmd::run(args),
+        Command::Identity(args) => identity_cmd::run(args),
         Command::Up(args) => up_cmd::run(args),
     };
     let _ = out.flush();

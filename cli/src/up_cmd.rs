@@ -1,6 +1,7 @@
 //! `stratus up`: a whole object store on one machine, in the foreground.
-//! Three storage nodes (two devices each) and the proxy, on loopback; the
-//! rings, users and data persist in the data directory across runs.
+//! The identity service, three storage nodes (two devices each) and the
+//! proxy, on loopback; the rings, users, identity records and data persist
+//! in the data directory across runs.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use stratus_common::fs::write_atomic;
+use stratus_identity::{Bootstrap, Identity, IdentityConfig, ServiceEndpoint};
 use stratus_proxy::config::User;
 use stratus_proxy::ProxyConfig;
 use stratus_ring::{NewDevice, RebalanceOptions, RingBuilder};
@@ -34,6 +36,9 @@ pub struct UpArgs {
     /// accounts on BASE+20+N.
     #[arg(long, default_value_t = 6200)]
     storage_port: u16,
+    /// The identity service's port (Keystone v3 API).
+    #[arg(long, default_value_t = 5000)]
+    identity_port: u16,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -98,23 +103,60 @@ fn ensure_rings(dir: &Path, storage_port: u16) -> Result<(), String> {
     Ok(())
 }
 
-/// The v1 user `test:tester`, its key made on first start and kept.
-fn ensure_user(dir: &Path) -> Result<User, String> {
-    let path = dir.join("tester.key");
-    let key = match std::fs::read_to_string(&path) {
-        Ok(k) if !k.trim().is_empty() => k.trim().to_string(),
+/// A secret made on first start and kept in `dir/name`.
+fn ensure_secret(dir: &Path, name: &str) -> Result<String, String> {
+    let path = dir.join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(k) if !k.trim().is_empty() => Ok(k.trim().to_string()),
         _ => {
             let k = random_hex::<16>()?;
             write_atomic(&path, k.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
-            k
+            Ok(k)
         }
-    };
+    }
+}
+
+/// The v1 user `test:tester`.
+fn ensure_user(dir: &Path) -> Result<User, String> {
+    let key = ensure_secret(dir, "tester.key")?;
     Ok(User {
         account: "test".into(),
         user: "tester".into(),
         key,
         roles: vec![".admin".into()],
     })
+}
+
+const REGION: &str = "RegionOne";
+
+/// Opens the identity records under `dir/identity` and bootstraps them
+/// (idempotent): admin user and project, roles, and the identity and
+/// object-store endpoints at the current ports.
+fn start_identity(dir: &Path, args: &UpArgs) -> Result<(Arc<Identity>, String), String> {
+    let password = ensure_secret(dir, "admin.password")?;
+    let config = IdentityConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], args.identity_port)),
+        data_dir: dir.join("identity"),
+        ..IdentityConfig::default()
+    };
+    let identity = Identity::open(config).map_err(|e| format!("identity: {e}"))?;
+    let b = Bootstrap {
+        admin_username: "admin".into(),
+        admin_password: password.clone(),
+        project_name: "admin".into(),
+        region_id: REGION.into(),
+        identity_url: Some(format!("http://127.0.0.1:{}/v3", args.identity_port)),
+        services: vec![ServiceEndpoint {
+            kind: "object-store".into(),
+            name: "swift".into(),
+            url: format!(
+                "http://127.0.0.1:{}/v1/AUTH_$(project_id)s",
+                args.proxy_port
+            ),
+        }],
+    };
+    stratus_identity::bootstrap(&identity, &b).map_err(|e| format!("identity bootstrap: {e}"))?;
+    Ok((Arc::new(identity), password))
 }
 
 async fn bind(port: u16, what: &str) -> Result<TcpListener, String> {
@@ -144,7 +186,9 @@ async fn up(dir: &Path, args: &UpArgs) -> Result<(), String> {
     let rings = dir.join("rings");
     ensure_rings(&rings, args.storage_port)?;
     let user = ensure_user(dir)?;
+    let (identity, admin_password) = start_identity(dir, args)?;
     // Bind everything first, so a port in use is reported before anything runs.
+    let identity_listener = bind(args.identity_port, "identity").await?;
     let proxy_listener = bind(args.proxy_port, "proxy").await?;
     let mut nodes = Vec::new();
     for n in 0..NODES {
@@ -181,13 +225,18 @@ async fn up(dir: &Path, args: &UpArgs) -> Result<(), String> {
         bind: SocketAddr::from(([127, 0, 0, 1], args.proxy_port)),
         rings,
         users: vec![user.clone()],
+        identity_url: Some(format!("http://127.0.0.1:{}", args.identity_port)),
         ..ProxyConfig::default()
     };
     let proxy = Arc::new(stratus_proxy::Proxy::new(proxy_config).map_err(|e| e.to_string())?);
     let auth = format!("http://127.0.0.1:{}/auth/v1.0", args.proxy_port);
     let env = format!(
-        "export ST_AUTH={auth}\nexport ST_USER=test:tester\nexport ST_KEY={}\n",
-        user.key
+        "export ST_AUTH={auth}\nexport ST_USER=test:tester\nexport ST_KEY={}\n\
+         export OS_AUTH_URL=http://127.0.0.1:{}/v3\nexport OS_IDENTITY_API_VERSION=3\n\
+         export OS_USERNAME=admin\nexport OS_PASSWORD={admin_password}\n\
+         export OS_PROJECT_NAME=admin\nexport OS_USER_DOMAIN_NAME=Default\n\
+         export OS_PROJECT_DOMAIN_NAME=Default\nexport OS_REGION_NAME={REGION}\n",
+        user.key, args.identity_port
     );
     let env_path = dir.join("stratus.env");
     write_atomic(&env_path, env.as_bytes()).map_err(|e| format!("{}: {e}", env_path.display()))?;
@@ -197,11 +246,14 @@ async fn up(dir: &Path, args: &UpArgs) -> Result<(), String> {
         tasks.spawn(async move { stratus_storage::http::start(node, listeners).await });
     }
     tasks.spawn(stratus_proxy::serve(proxy_listener, proxy));
+    tasks.spawn(stratus_identity::api::serve(identity_listener, identity));
     eprintln!(
-        "Stratus is up: Swift API on http://127.0.0.1:{}/v1 (auth {auth}), data in {}.\n\
-         Use it:  source {}; swift stat; swift upload mycontainer somefile\n\
+        "Stratus is up: Swift API on http://127.0.0.1:{}/v1 (auth {auth}), \
+         identity (Keystone v3) on http://127.0.0.1:{}/v3, data in {}.\n\
+         Use it:  source {}; swift stat; swift upload mycontainer somefile; openstack token issue\n\
          Ctrl-C stops it; running `stratus up` again keeps all data.",
         args.proxy_port,
+        args.identity_port,
         dir.display(),
         env_path.display()
     );

@@ -71,6 +71,14 @@ pub fn decode_name(s: &str) -> Option<String> {
     (!d.contains('\0')).then(|| d.into_owned())
 }
 
+/// Compares secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Opens an HTTP/1.1 client connection to `addr` within `timeout`.
 pub async fn connect<B>(addr: &str, timeout: Duration) -> std::io::Result<SendRequest<B>>
 where
@@ -146,6 +154,13 @@ pub fn is_bodiless<T>(resp: &http::Response<T>, head_request: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constant_time_compare() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
 
     #[test]
     fn names_round_trip() {

@@ -1,7 +1,9 @@
 //! Plumbing shared by the Stratus services and the `stratus` command:
 //! crash-safe file writes, loading rings from disk with hot reload, typed
-//! config files, and the HTTP plumbing (accept loop, streaming body, path
-//! encoding, keep-alive client pool) the servers share.
+//! config files, the ordered key-value store of control-plane records, the
+//! token check every API does against the identity service, and the HTTP
+//! plumbing (accept loop, streaming body, path encoding, keep-alive client
+//! pool) the servers share.
 //!
 //! It owns no API and no storage format of its own; formats belong to the
 //! crates that define them (the ring file to `stratus-ring`).
@@ -10,5 +12,7 @@ pub mod body;
 pub mod config;
 pub mod fs;
 pub mod http;
+pub mod kv;
 pub mod ring_file;
 pub mod timestamp;
+pub mod token_check;

@@ -101,6 +101,65 @@ impl Timestamp {
     }
 }
 
+/// `2026-11-23T15:00:00.000000Z` for a time in unix microseconds.
+pub fn iso8601_micros(unix_us: u64) -> String {
+    let secs = (unix_us / 1_000_000) as i64;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        unix_us % 1_000_000
+    )
+}
+
+/// Unix seconds of an ISO 8601 UTC time: `YYYY-MM-DDTHH:MM:SS` with an
+/// optional fraction and an optional `Z` or `+00:00`, or `YYYYMMDDTHHMMSSZ`.
+pub fn parse_iso8601(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let s = s
+        .strip_suffix('Z')
+        .or_else(|| s.strip_suffix("+00:00"))
+        .unwrap_or(s);
+    let s = s.split_once('.').map_or(s, |(whole, frac)| {
+        if frac.bytes().all(|b| b.is_ascii_digit()) {
+            whole
+        } else {
+            ""
+        }
+    });
+    let digits: String = s.chars().filter(|c| !matches!(c, '-' | ':')).collect();
+    let (date, time) = digits.split_once('T')?;
+    if date.len() != 8
+        || time.len() != 6
+        || !(date.bytes().chain(time.bytes())).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let num = |s: &str| s.parse::<u32>().ok();
+    let (y, mo, d) = (num(&date[..4])?, num(&date[4..6])?, num(&date[6..])?);
+    let (h, mi, se) = (num(&time[..2])?, num(&time[2..4])?, num(&time[4..])?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let days = days_from_civil(i64::from(y), mo, d);
+    let secs = days * 86_400 + i64::from(h * 3600 + mi * 60 + se);
+    u64::try_from(secs).ok()
+}
+
+/// Howard Hinnant's civil-to-days conversion.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Howard Hinnant's days-to-civil conversion.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -145,6 +204,27 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn iso8601_round_trip() {
+        let us = 1_795_000_123_456_789;
+        let text = iso8601_micros(us);
+        assert_eq!(text, "2026-11-18T11:08:43.456789Z");
+        assert_eq!(parse_iso8601(&text), Some(us / 1_000_000));
+        assert_eq!(parse_iso8601("2026-11-18T11:08:43"), Some(us / 1_000_000));
+        assert_eq!(parse_iso8601("20261118T110843Z"), Some(us / 1_000_000));
+        assert_eq!(parse_iso8601("1970-01-01T00:00:00+00:00"), Some(0));
+        for bad in [
+            "",
+            "2026-13-01T00:00:00",
+            "2026-11-18",
+            "x026-11-18T11:08:43",
+            "2026-11-18T11:08:43.x",
+        ] {
+            assert_eq!(parse_iso8601(bad), None, "{bad}");
+        }
+    }
+
     use super::*;
     use proptest::prelude::*;
 

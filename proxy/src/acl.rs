@@ -4,27 +4,25 @@
 //! a referrer rule `.r:*` (anyone, even without a token) with
 //! `.rlistings` also allowing container listings.
 
-/// Who asks, as ACL entries name them: (`account` without its prefix, user).
-pub type Who<'a> = Option<(&'a str, &'a str)>;
+/// Who asks, as ACL entries may name it: (`account` without its prefix,
+/// user) pairs — for Keystone users both (project id, user id) and
+/// (project name, user name). Empty: no token.
+pub type Who<'a> = &'a [(String, String)];
 
 fn entries(acl: &str) -> impl Iterator<Item = &str> {
     acl.split(',').map(str::trim).filter(|e| !e.is_empty())
 }
 
 fn names(acl: &str, who: Who<'_>) -> bool {
-    let Some((account, user)) = who else {
-        return false;
-    };
-    entries(acl).any(|e| {
-        e == account
-            || e == "*"
-            || e == format!("{account}:{user}")
-            || e == format!("*:{user}")
-            || e == format!("{account}:*")
+    who.iter().any(|(account, user)| {
+        entries(acl).any(|e| match e.split_once(':') {
+            Some((a, u)) => (a == account || a == "*") && (u == user || u == "*"),
+            None => e == account || e == "*",
+        })
     })
 }
 
-/// May `who` (None: no token) read objects under this read ACL?
+/// May `who` (empty: no token) read objects under this read ACL?
 pub fn may_read(acl: Option<&str>, who: Who<'_>) -> bool {
     let Some(acl) = acl else { return false };
     entries(acl).any(|e| e == ".r:*") || names(acl, who)
@@ -48,18 +46,21 @@ mod tests {
 
     #[test]
     fn tempauth_semantics() {
-        let bob = Some(("other", "bob"));
-        assert!(may_read(Some(".r:*"), None));
-        assert!(!may_list(Some(".r:*"), None));
-        assert!(may_list(Some(".r:*,.rlistings"), None));
+        let bob = &[("other".to_string(), "bob".to_string())][..];
+        let none: Who<'_> = &[];
+        assert!(may_read(Some(".r:*"), none));
+        assert!(!may_list(Some(".r:*"), none));
+        assert!(may_list(Some(".r:*,.rlistings"), none));
         assert!(may_read(Some("other:bob"), bob) && may_list(Some("other:bob"), bob));
         assert!(may_read(Some("other"), bob));
         assert!(may_read(Some("*:bob"), bob));
         assert!(!may_read(Some("other:alice"), bob));
-        assert!(!may_read(Some("other:bob"), None));
+        assert!(!may_read(Some("other:bob"), none));
+        assert!(may_read(Some("*:*"), bob));
+        assert!(may_read(Some("other:*"), bob));
         assert!(!may_read(None, bob));
         assert!(may_write(Some("other:bob, test"), bob));
-        assert!(!may_write(Some(".r:*"), None));
+        assert!(!may_write(Some(".r:*"), none));
         assert!(!may_write(Some(".r:*"), bob));
     }
 }

@@ -23,6 +23,18 @@ pub struct ProxyConfig {
     pub error_limit: u32,
     /// ...for this long after its last error.
     pub error_suppression_secs: u64,
+    /// The identity service (`http://host:port`) that checks Keystone
+    /// tokens; None: only v1.0 auth.
+    pub identity_url: Option<String>,
+    /// Keystone roles that own their project's account.
+    pub operator_roles: Vec<String>,
+    /// Keystone roles that may read their project's account.
+    pub reader_roles: Vec<String>,
+    /// The Keystone role that may act on every account.
+    pub reseller_admin_role: String,
+    /// A cached token is checked again with the identity service after
+    /// this long (a revoked token works at most this much longer).
+    pub token_recheck_secs: u64,
 }
 
 /// A v1.0 auth user: `account:user` with a key and roles (`.admin` owns
@@ -48,6 +60,11 @@ impl Default for ProxyConfig {
             node_timeout_ms: 10_000,
             error_limit: 10,
             error_suppression_secs: 60,
+            identity_url: None,
+            operator_roles: vec!["admin".into(), "member".into()],
+            reader_roles: vec!["reader".into()],
+            reseller_admin_role: "ResellerAdmin".into(),
+            token_recheck_secs: 10,
         }
     }
 }

@@ -12,7 +12,9 @@ use stratus_common::body::Body;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
-use crate::auth::{Auth, RESELLER_PREFIX};
+use stratus_common::token_check::TokenChecker;
+
+use crate::auth::{Auth, Identity, KeystoneRoles, RESELLER_PREFIX};
 use crate::backend::Backend;
 use crate::config::ProxyConfig;
 use crate::errors::{empty, error, explain, Response};
@@ -30,6 +32,8 @@ pub struct Proxy {
     pub config: ProxyConfig,
     pub backend: Backend,
     pub auth: Auth,
+    /// Checks Keystone tokens, when an identity service is configured.
+    pub keystone: Option<(TokenChecker, KeystoneRoles)>,
     /// Containers recently seen to exist (`/account/container` → when).
     pub containers: std::sync::Mutex<
         std::collections::HashMap<String, (std::time::Instant, db::ContainerInfo)>,
@@ -156,10 +160,28 @@ impl Proxy {
             config.users.clone(),
             Duration::from_secs(config.token_ttl_secs),
         );
+        let keystone = match &config.identity_url {
+            None => None,
+            Some(url) => {
+                let checker = TokenChecker::new(
+                    url,
+                    Duration::from_secs(config.token_recheck_secs),
+                    Duration::from_millis(config.node_timeout_ms),
+                )
+                .map_err(std::io::Error::other)?;
+                let roles = KeystoneRoles {
+                    operator: config.operator_roles.clone(),
+                    reader: config.reader_roles.clone(),
+                    reseller_admin: config.reseller_admin_role.clone(),
+                };
+                Some((checker, roles))
+            }
+        };
         Ok(Proxy {
             config,
             backend,
             auth,
+            keystone,
             containers: Default::default(),
         })
     }
@@ -205,7 +227,9 @@ async fn route(proxy: &Arc<Proxy>, req: Request) -> Response {
     }
     match req.uri().path() {
         "/healthcheck" => return text(StatusCode::OK, "OK"),
-        "/info" if req.method() == Method::GET || req.method() == Method::HEAD => return info(),
+        "/info" if req.method() == Method::GET || req.method() == Method::HEAD => {
+            return info(proxy)
+        }
         "/auth/v1.0" | "/auth/v1.0/" => return login(proxy, &req),
         _ => {}
     }
@@ -263,11 +287,19 @@ async fn authorize(proxy: &Proxy, req: &Request, target: &Target) -> Result<(), 
         .get("x-auth-token")
         .or_else(|| req.headers().get("x-storage-token"));
     let token = token.and_then(|t| t.to_str().ok());
-    let id = token.and_then(|t| proxy.auth.identify(t));
-    if token.is_some() && id.is_none() {
-        return Err(error(StatusCode::UNAUTHORIZED));
-    }
-    if id.as_ref().is_some_and(|i| i.owns(target.account())) {
+    let id = match token {
+        Some(t) => Some(
+            identify(proxy, t)
+                .await?
+                .ok_or_else(|| error(StatusCode::UNAUTHORIZED))?,
+        ),
+        None => None,
+    };
+    let reading = matches!(req.method().as_str(), "GET" | "HEAD");
+    if id
+        .as_ref()
+        .is_some_and(|i| i.owns(target.account()) || (reading && i.reads(target.account())))
+    {
         return Ok(());
     }
     let deny = || {
@@ -285,14 +317,7 @@ async fn authorize(proxy: &Proxy, req: &Request, target: &Target) -> Result<(), 
     let Some(info) = db::container_info(proxy, target.account(), container).await else {
         return deny();
     };
-    let who = id.as_ref().map(|i| {
-        (
-            i.account
-                .strip_prefix(RESELLER_PREFIX)
-                .unwrap_or(&i.account),
-            i.user.as_str(),
-        )
-    });
+    let who: &[(String, String)] = id.as_ref().map_or(&[], |i| &i.acl_names);
     let (read, write) = (info.read_acl.as_deref(), info.write_acl.as_deref());
     let allowed = match (req.method().as_str(), is_object) {
         ("GET" | "HEAD", true) => acl::may_read(read, who),
@@ -304,6 +329,25 @@ async fn authorize(proxy: &Proxy, req: &Request, target: &Target) -> Result<(), 
         Ok(())
     } else {
         deny()
+    }
+}
+
+/// The identity behind a token: a v1.0 token (`AUTH_tk…`) from this
+/// proxy, else a Keystone token checked with the identity service.
+/// Ok(None): not valid. 503 when the identity service cannot answer.
+async fn identify(proxy: &Proxy, token: &str) -> Result<Option<Identity>, Response> {
+    if token.starts_with("AUTH_tk") {
+        return Ok(proxy.auth.identify(token));
+    }
+    let Some((checker, roles)) = &proxy.keystone else {
+        return Ok(None);
+    };
+    match checker.check(token).await {
+        Ok(info) => Ok(info.and_then(|t| Identity::from_keystone(&t, roles))),
+        Err(e) => {
+            tracing::warn!(error = %e, "token check failed");
+            Err(error(StatusCode::SERVICE_UNAVAILABLE))
+        }
     }
 }
 
@@ -343,8 +387,8 @@ pub fn text(status: StatusCode, s: &str) -> Response {
 }
 
 /// `/info`: the cluster's constraints, as Swift publishes them.
-fn info() -> Response {
-    let v = serde_json::json!({
+fn info(proxy: &Proxy) -> Response {
+    let mut v = serde_json::json!({
         "swift": {
             "version": concat!("stratus-", env!("CARGO_PKG_VERSION")),
             "max_file_size": MAX_FILE_SIZE,
@@ -365,6 +409,9 @@ fn info() -> Response {
         },
         "tempauth": {"account_acls": false},
     });
+    if proxy.keystone.is_some() {
+        v["keystoneauth"] = serde_json::json!({});
+    }
     let mut r = http::Response::new(Body::full(Bytes::from(v.to_string())));
     r.headers_mut().insert(
         "content-type",

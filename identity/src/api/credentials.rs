@@ -1,0 +1,504 @@
+//! Credentials (`/v3/credentials`), EC2 credentials (`OS-EC2`) and the
+//! signature check S3 uses (`/v3/s3tokens`), application credentials, and
+//! the password change.
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use http::{HeaderValue, Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::{
+    field, flag_field, json_response, list, no_content, one, require, required, Req, Response,
+};
+use crate::auth::{now_us, TokenData};
+use crate::error::{Error, Result};
+use crate::model::{AppCredential, Credential, Project, Role, Target, User};
+use crate::policy::Action;
+use crate::token::{new_audit_id, Method as AuthMethod, Payload, Scope};
+use crate::{new_id, Identity};
+
+pub fn route_unauthenticated(id: &Identity, req: &Req, segs: &[&str]) -> Result<Option<Response>> {
+    Ok(Some(match (segs, &req.method) {
+        (["users", uid, "password"], &Method::POST) => {
+            super::resources::change_password(id, req, uid)?
+        }
+        (["s3tokens"], &Method::POST) => s3tokens(id, req)?,
+        _ => return Ok(None),
+    }))
+}
+
+/// An EC2 credential's id is the SHA-256 of its access key, as in Keystone.
+fn ec2_id(access: &str) -> String {
+    hex::encode(Sha256::digest(access.as_bytes()))
+}
+
+#[derive(Debug, Deserialize)]
+struct Ec2Blob {
+    access: String,
+    secret: String,
+}
+
+fn ec2_view(req: &Req, c: &Credential) -> Result<Value> {
+    let b: Ec2Blob =
+        serde_json::from_str(&c.blob).map_err(|_| Error::Internal("bad ec2 blob".into()))?;
+    Ok(
+        json!({"user_id": c.user_id, "tenant_id": c.project_id, "access": b.access,
+              "secret": b.secret, "trust_id": null,
+              "links": {"self": req.url(&format!("users/{}/credentials/OS-EC2/{}", c.user_id, b.access))}}),
+    )
+}
+
+fn random_hex() -> Result<String> {
+    let mut raw = [0u8; 16];
+    getrandom::fill(&mut raw).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(hex::encode(raw))
+}
+
+pub fn route(id: &Identity, req: &Req, t: &TokenData, segs: &[&str]) -> Result<Option<Response>> {
+    let m = &req.method;
+    let get = *m == Method::GET || *m == Method::HEAD;
+    let r = match segs {
+        ["credentials"] if *m == Method::POST => create_credential(id, req, t)?,
+        ["credentials"] if get => {
+            let c = t.caller();
+            let all = c.is_admin();
+            list(req, id.store.list::<Credential>()?, |x| {
+                all || x.user_id == c.user_id
+            })
+        }
+        ["credentials", cid] => {
+            let old: Credential = id.store.fetch(cid)?;
+            require(
+                t,
+                Action::OwnCredentials {
+                    owner: &old.user_id,
+                    create: false,
+                },
+            )?;
+            match *m {
+                _ if get => one(req, StatusCode::OK, &old),
+                Method::PATCH => {
+                    let o = req.entity("credential")?;
+                    let mut c = old.clone();
+                    if let Some(b) = field(&o, "blob")? {
+                        if c.kind == "ec2" {
+                            return Err(Error::bad("The blob of an EC2 credential cannot change"));
+                        }
+                        c.blob = b;
+                    }
+                    if o.contains_key("project_id") {
+                        c.project_id = field(&o, "project_id")?;
+                    }
+                    id.store.update(&old, &c)?;
+                    one(req, StatusCode::OK, &c)
+                }
+                Method::DELETE => {
+                    id.store.delete(&old)?;
+                    no_content()
+                }
+                _ => return Err(Error::MethodNotAllowed),
+            }
+        }
+        ["users", uid, "credentials", "OS-EC2"] => {
+            let u: User = id.store.fetch(uid)?;
+            match *m {
+                Method::POST => {
+                    require(
+                        t,
+                        Action::OwnCredentials {
+                            owner: &u.id,
+                            create: true,
+                        },
+                    )?;
+                    let v: Value = req.json()?;
+                    let pid = v
+                        .get("tenant_id")
+                        .or(v.get("project_id"))
+                        .and_then(Value::as_str);
+                    let pid =
+                        pid.ok_or_else(|| Error::bad("'tenant_id' is a required property"))?;
+                    let p: Project = id.store.fetch(pid)?;
+                    if id
+                        .roles_on(&u.id, &Target::Project(p.id.clone()))?
+                        .is_empty()
+                    {
+                        return Err(Error::Forbidden(
+                            "The user has no role on that project".into(),
+                        ));
+                    }
+                    let access = random_hex()?;
+                    let blob = json!({"access": access, "secret": random_hex()?, "trust_id": null});
+                    let c = Credential {
+                        id: ec2_id(&access),
+                        user_id: u.id,
+                        project_id: Some(p.id),
+                        kind: "ec2".into(),
+                        blob: blob.to_string(),
+                    };
+                    id.store.create(&c)?;
+                    json_response(
+                        StatusCode::CREATED,
+                        &json!({"credential": ec2_view(req, &c)?}),
+                    )
+                }
+                _ if get => {
+                    require(
+                        t,
+                        Action::OwnCredentials {
+                            owner: &u.id,
+                            create: false,
+                        },
+                    )?;
+                    let mut out = Vec::new();
+                    for c in id.store.list::<Credential>()? {
+                        if c.user_id == u.id && c.kind == "ec2" {
+                            out.push(ec2_view(req, &c)?);
+                        }
+                    }
+                    json_response(
+                        StatusCode::OK,
+                        &json!({"credentials": out,
+                        "links": {"self": req.url(&format!("users/{}/credentials/OS-EC2", u.id)), "previous": null, "next": null}}),
+                    )
+                }
+                _ => return Err(Error::MethodNotAllowed),
+            }
+        }
+        ["users", uid, "credentials", "OS-EC2", access] => {
+            require(
+                t,
+                Action::OwnCredentials {
+                    owner: uid,
+                    create: false,
+                },
+            )?;
+            let c = id
+                .store
+                .get::<Credential>(&ec2_id(access))?
+                .filter(|c| c.user_id == *uid && c.kind == "ec2")
+                .ok_or_else(|| Error::not_found("credential", access))?;
+            match *m {
+                _ if get => {
+                    json_response(StatusCode::OK, &json!({"credential": ec2_view(req, &c)?}))
+                }
+                Method::DELETE => {
+                    id.store.delete(&c)?;
+                    no_content()
+                }
+                _ => return Err(Error::MethodNotAllowed),
+            }
+        }
+        ["users", uid, "application_credentials"] if *m == Method::POST => {
+            create_app_cred(id, req, t, uid)?
+        }
+        ["users", uid, "application_credentials"] if get => {
+            require(
+                t,
+                Action::OwnCredentials {
+                    owner: uid,
+                    create: false,
+                },
+            )?;
+            let items: Vec<Value> = id
+                .store
+                .list::<AppCredential>()?
+                .iter()
+                .filter(|a| a.user_id == *uid)
+                .map(|a| app_cred_view(id, req, a, None))
+                .collect::<Result<_>>()?;
+            let items: Vec<Value> = items
+                .into_iter()
+                .filter(|v| super::passes_filters(req, v))
+                .collect();
+            json_response(
+                StatusCode::OK,
+                &json!({"application_credentials": items,
+                "links": {"self": req.url(&format!("users/{uid}/application_credentials")), "previous": null, "next": null}}),
+            )
+        }
+        ["users", uid, "application_credentials", aid] => {
+            require(
+                t,
+                Action::OwnCredentials {
+                    owner: uid,
+                    create: false,
+                },
+            )?;
+            let a = id
+                .store
+                .get::<AppCredential>(aid)?
+                .filter(|a| a.user_id == *uid)
+                .ok_or_else(|| Error::not_found("application credential", aid))?;
+            match *m {
+                _ if get => json_response(
+                    StatusCode::OK,
+                    &json!({"application_credential": app_cred_view(id, req, &a, None)?}),
+                ),
+                Method::DELETE => {
+                    id.store.delete(&a)?;
+                    no_content()
+                }
+                _ => return Err(Error::MethodNotAllowed),
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(r))
+}
+
+fn create_credential(id: &Identity, req: &Req, t: &TokenData) -> Result<Response> {
+    let o = req.entity("credential")?;
+    let user_id = required(&o, "user_id")?;
+    require(
+        t,
+        Action::OwnCredentials {
+            owner: &user_id,
+            create: true,
+        },
+    )?;
+    id.store.fetch::<User>(&user_id)?;
+    let kind = required(&o, "type")?;
+    let blob = field(&o, "blob")?.ok_or_else(|| Error::bad("'blob' is a required property"))?;
+    let project_id = field(&o, "project_id")?;
+    let cid = if kind == "ec2" {
+        let b: Ec2Blob =
+            serde_json::from_str(&blob).map_err(|_| Error::bad("Invalid blob in credential"))?;
+        if project_id.is_none() || b.secret.is_empty() {
+            return Err(Error::bad(
+                "An EC2 credential needs a project_id and a secret",
+            ));
+        }
+        ec2_id(&b.access)
+    } else {
+        new_id()
+    };
+    if let Some(p) = &project_id {
+        id.store.fetch::<Project>(p)?;
+    }
+    let c = Credential {
+        id: cid,
+        user_id,
+        project_id,
+        kind,
+        blob,
+    };
+    id.store.create(&c)?;
+    Ok(one(req, StatusCode::CREATED, &c))
+}
+
+fn app_cred_view(
+    id: &Identity,
+    req: &Req,
+    a: &AppCredential,
+    secret: Option<&str>,
+) -> Result<Value> {
+    let mut v = super::view(req, a);
+    v["links"] =
+        json!({"self": req.url(&format!("users/{}/application_credentials/{}", a.user_id, a.id))});
+    let mut roles = Vec::new();
+    for r in &a.role_ids {
+        if let Some(r) = id.store.get::<Role>(r)? {
+            roles.push(json!({"id": r.id, "name": r.name, "domain_id": r.domain_id}));
+        }
+    }
+    v["roles"] = json!(roles);
+    if let Some(s) = secret {
+        v["secret"] = json!(s);
+    }
+    Ok(v)
+}
+
+fn create_app_cred(id: &Identity, req: &Req, t: &TokenData, uid: &str) -> Result<Response> {
+    // Only the user itself, and not through a restricted credential.
+    let c = t.caller();
+    if c.user_id != uid || c.restricted {
+        return Err(Error::forbidden());
+    }
+    let Some((project, _)) = &t.project else {
+        return Err(Error::bad(
+            "Application credentials need a project-scoped token",
+        ));
+    };
+    let o = req.entity("application_credential")?;
+    let name = required(&o, "name")?;
+    let secret = match field(&o, "secret")? {
+        Some(s) if !s.is_empty() => s,
+        _ => {
+            let mut raw = [0u8; 64];
+            getrandom::fill(&mut raw).map_err(|e| Error::Internal(e.to_string()))?;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+        }
+    };
+    if secret.len() > crate::password::MAX_PASSWORD_LEN {
+        return Err(Error::bad("Invalid input for field 'secret': too long"));
+    }
+    let expires_at = match field(&o, "expires_at")? {
+        None => None,
+        Some(s) => {
+            let at = stratus_common::timestamp::parse_iso8601(&s)
+                .ok_or_else(|| Error::bad("Invalid input for field 'expires_at'"))?;
+            if at * 1_000_000 <= now_us() {
+                return Err(Error::bad("The expiration time must be in the future"));
+            }
+            Some(at)
+        }
+    };
+    let held: Vec<&Role> = t.roles.iter().collect();
+    let role_ids = match o.get("roles") {
+        // Keystone: no roles named means the token's roles.
+        None | Some(Value::Null) => held.iter().map(|r| r.id.clone()).collect(),
+        Some(Value::Array(list)) if list.is_empty() => held.iter().map(|r| r.id.clone()).collect(),
+        Some(Value::Array(list)) => {
+            let mut ids = Vec::new();
+            for r in list {
+                let by_id = r.get("id").and_then(Value::as_str);
+                let by_name = r.get("name").and_then(Value::as_str);
+                let found = held
+                    .iter()
+                    .find(|h| Some(h.id.as_str()) == by_id || Some(h.name.as_str()) == by_name);
+                let found = found.ok_or_else(|| Error::Forbidden("The application credential may only hold roles the user has on the project".into()))?;
+                ids.push(found.id.clone());
+            }
+            ids
+        }
+        Some(_) => return Err(Error::bad("'roles' must be a list")),
+    };
+    let a = AppCredential {
+        id: new_id(),
+        name,
+        user_id: uid.to_string(),
+        project_id: project.id.clone(),
+        secret_hash: crate::password::hash(&secret).map_err(Error::Internal)?,
+        description: field(&o, "description")?.unwrap_or_default(),
+        expires_at,
+        role_ids,
+        unrestricted: flag_field(&o, "unrestricted", false)?,
+    };
+    id.store.create(&a)?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({"application_credential": app_cred_view(id, req, &a, Some(&secret))?}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct S3TokenBody {
+    credentials: S3Credentials,
+}
+
+#[derive(Debug, Deserialize)]
+struct S3Credentials {
+    access: String,
+    /// The request's string to sign, base64.
+    token: String,
+    signature: String,
+}
+
+/// What the secret signs: SigV4 (`AWS4-HMAC-SHA256` string to sign with
+/// its date/region/service scope) or SigV2 (HMAC-SHA1, base64).
+pub fn s3_signature(secret: &str, string_to_sign: &[u8]) -> Option<String> {
+    if !string_to_sign.starts_with(b"AWS4") {
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).ok()?;
+        mac.update(string_to_sign);
+        return Some(base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
+    }
+    let lines: Vec<&[u8]> = string_to_sign.split(|b| *b == b'\n').collect();
+    if lines.len() != 4 || lines[0] != b"AWS4-HMAC-SHA256" {
+        return None;
+    }
+    let scope: Vec<&[u8]> = lines[2].split(|b| *b == b'/').collect();
+    if scope.len() != 4
+        || scope[3] != b"aws4_request"
+        || !matches!(scope[2], b"s3" | b"iam" | b"sts")
+    {
+        return None;
+    }
+    let sign = |key: &[u8], msg: &[u8]| -> Option<Vec<u8>> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
+        mac.update(msg);
+        Some(mac.finalize().into_bytes().to_vec())
+    };
+    let mut key = format!("AWS4{secret}").into_bytes();
+    for part in [scope[0], scope[1], scope[2], b"aws4_request"] {
+        key = sign(&key, part)?;
+    }
+    Some(hex::encode(sign(&key, string_to_sign)?))
+}
+
+/// `POST /v3/s3tokens`: checks an S3 signature made with an EC2 secret
+/// and answers with a token for its user and project.
+fn s3tokens(id: &Identity, req: &Req) -> Result<Response> {
+    let body: S3TokenBody = req.json()?;
+    let c = body.credentials;
+    let cred = id
+        .store
+        .get::<Credential>(&ec2_id(&c.access))?
+        .filter(|x| x.kind == "ec2")
+        .ok_or(Error::Unauthorized)?;
+    let blob: Ec2Blob = serde_json::from_str(&cred.blob).map_err(|_| Error::Unauthorized)?;
+    let sts = base64::engine::general_purpose::URL_SAFE
+        .decode(c.token.trim())
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(c.token.trim()))
+        .map_err(|_| Error::bad("Invalid token"))?;
+    let expected =
+        s3_signature(&blob.secret, &sts).ok_or_else(|| Error::bad("Invalid string to sign"))?;
+    if !stratus_common::http::constant_time_eq(expected.as_bytes(), c.signature.as_bytes()) {
+        return Err(Error::Unauthorized);
+    }
+    let project = cred.project_id.clone().ok_or(Error::Unauthorized)?;
+    let now = now_us();
+    let payload = Payload {
+        user_id: cred.user_id.clone(),
+        methods: vec![AuthMethod::Ec2Credential],
+        scope: Scope::Project(project),
+        issued_us: now,
+        expires_us: now + id.config.token_expiration_secs * 1_000_000,
+        audit_ids: vec![new_audit_id().map_err(|e| Error::Internal(e.to_string()))?],
+        app_cred_id: None,
+    };
+    let data = id.describe(payload)?;
+    let token = id
+        .keys
+        .seal(&data.payload.encode(), now / 1_000_000)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let mut r = json_response(StatusCode::OK, &id.token_view(&data, false)?);
+    if let Ok(v) = HeaderValue::from_str(&token) {
+        r.headers_mut().insert("x-subject-token", v);
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sigv4_from_aws_documentation() {
+        // AWS's "GET object" example (s3 sig-v4-header-based-auth).
+        let sts = "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n\
+                   7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972";
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        assert_eq!(
+            s3_signature(secret, sts.as_bytes()).unwrap(),
+            "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+        );
+        assert!(s3_signature(
+            secret,
+            b"AWS4-HMAC-SHA256\nx\n20130524/us-east-1/ec2/aws4_request\ny"
+        )
+        .is_none());
+        assert!(s3_signature(secret, b"AWS4 nonsense").is_none());
+    }
+
+    #[test]
+    fn sigv2_is_hmac_sha1_base64() {
+        // AWS's SigV2 example (RESTAuthentication, GET object).
+        let sts = "GET\n\n\nTue, 27 Mar 2007 19:36:42 +0000\n/johnsmith/photos/puppy.jpg";
+        assert_eq!(
+            s3_signature("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", sts.as_bytes()).unwrap(),
+            "bWq2s1WEIj+Ydj0vQ697zp+IXMU="
+        );
+    }
+}

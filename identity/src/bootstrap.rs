@@ -1,0 +1,185 @@
+//! `stratus identity bootstrap`, like `keystone-manage bootstrap`: the
+//! Default domain, the admin project and user, the admin ⊃ member ⊃ reader
+//! roles, the region and the catalog entries. Running it again changes
+//! nothing that is already there (except a changed admin password).
+
+use crate::error::Result;
+use crate::model::{
+    ActorKind, Assignment, Domain, Endpoint, Project, Region, Role, Service, Target, User,
+};
+use crate::{new_id, Identity};
+
+pub const DEFAULT_DOMAIN_ID: &str = "default";
+
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    pub admin_username: String,
+    pub admin_password: String,
+    pub project_name: String,
+    pub region_id: String,
+    /// The identity service's own endpoint (`http://host:5000/v3`).
+    pub identity_url: Option<String>,
+    /// Further catalog entries, e.g. the object store.
+    pub services: Vec<ServiceEndpoint>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceEndpoint {
+    pub kind: String,
+    pub name: String,
+    /// The same URL for the public, internal and admin interfaces.
+    pub url: String,
+}
+
+fn ensure_role(id: &Identity, name: &str) -> Result<Role> {
+    if let Some(r) = id.store.find_by_name::<Role>("", name)? {
+        return Ok(r);
+    }
+    let r = Role {
+        id: new_id(),
+        name: name.into(),
+        domain_id: None,
+        description: String::new(),
+    };
+    id.store.create(&r)?;
+    Ok(r)
+}
+
+fn ensure_service(id: &Identity, region: &str, s: &ServiceEndpoint) -> Result<()> {
+    let existing = id
+        .store
+        .list::<Service>()?
+        .into_iter()
+        .find(|x| x.kind == s.kind);
+    let service = match existing {
+        Some(x) => x,
+        None => {
+            let x = Service {
+                id: new_id(),
+                kind: s.kind.clone(),
+                name: s.name.clone(),
+                description: String::new(),
+                enabled: true,
+            };
+            id.store.create(&x)?;
+            x
+        }
+    };
+    let endpoints = id.store.list::<Endpoint>()?;
+    for interface in ["public", "internal", "admin"] {
+        let have = endpoints
+            .iter()
+            .find(|e| e.service_id == service.id && e.interface == interface);
+        if let Some(e) = have.filter(|e| e.url != s.url) {
+            // The service moved (e.g. another port): follow it.
+            let mut moved = e.clone();
+            moved.url = s.url.clone();
+            id.store.update(e, &moved)?;
+        }
+        if have.is_none() {
+            id.store.create(&Endpoint {
+                id: new_id(),
+                service_id: service.id.clone(),
+                interface: interface.into(),
+                region_id: Some(region.into()),
+                url: s.url.clone(),
+                enabled: true,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+pub fn bootstrap(id: &Identity, b: &Bootstrap) -> Result<()> {
+    let store = &id.store;
+    if store.get::<Domain>(DEFAULT_DOMAIN_ID)?.is_none() {
+        store.create(&Domain {
+            id: DEFAULT_DOMAIN_ID.into(),
+            name: "Default".into(),
+            description: "The default domain".into(),
+            enabled: true,
+            tags: vec![],
+        })?;
+    }
+    let project = match store.find_by_name::<Project>(DEFAULT_DOMAIN_ID, &b.project_name)? {
+        Some(p) => p,
+        None => {
+            let p = Project {
+                id: new_id(),
+                name: b.project_name.clone(),
+                domain_id: DEFAULT_DOMAIN_ID.into(),
+                parent_id: DEFAULT_DOMAIN_ID.into(),
+                description: "Bootstrap project for initializing the cloud.".into(),
+                enabled: true,
+                tags: vec![],
+                extra: Default::default(),
+            };
+            store.create(&p)?;
+            p
+        }
+    };
+    let admin = ensure_role(id, "admin")?;
+    let member = ensure_role(id, "member")?;
+    let reader = ensure_role(id, "reader")?;
+    store.imply(&admin.id, &member.id)?;
+    store.imply(&member.id, &reader.id)?;
+    let hash = || crate::password::hash(&b.admin_password).map_err(crate::error::Error::Internal);
+    let user = match store.find_by_name::<User>(DEFAULT_DOMAIN_ID, &b.admin_username)? {
+        Some(u) => {
+            let same = u
+                .password_hash
+                .as_deref()
+                .is_some_and(|h| crate::password::verify(&b.admin_password, h));
+            if !same || !u.enabled {
+                let mut v = u.clone();
+                v.password_hash = Some(hash()?);
+                v.enabled = true;
+                store.update(&u, &v)?;
+            }
+            u
+        }
+        None => {
+            let u = User {
+                id: new_id(),
+                name: b.admin_username.clone(),
+                domain_id: DEFAULT_DOMAIN_ID.into(),
+                enabled: true,
+                password_hash: Some(hash()?),
+                default_project_id: Some(project.id.clone()),
+                extra: Default::default(),
+            };
+            store.create(&u)?;
+            u
+        }
+    };
+    for target in [Target::Project(project.id.clone()), Target::System] {
+        store.grant(&Assignment {
+            actor: ActorKind::User,
+            actor_id: user.id.clone(),
+            target,
+            role_id: admin.id.clone(),
+        })?;
+    }
+    if store.get::<Region>(&b.region_id)?.is_none() {
+        store.create(&Region {
+            id: b.region_id.clone(),
+            description: String::new(),
+            parent_region_id: None,
+        })?;
+    }
+    let mut services = b.services.clone();
+    if let Some(url) = &b.identity_url {
+        services.insert(
+            0,
+            ServiceEndpoint {
+                kind: "identity".into(),
+                name: "keystone".into(),
+                url: url.clone(),
+            },
+        );
+    }
+    for s in &services {
+        ensure_service(id, &b.region_id, s)?;
+    }
+    Ok(())
+}
