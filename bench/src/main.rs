@@ -27,6 +27,16 @@ enum Proto {
     Swift,
     /// Amazon S3 API, SigV4, path-style.
     S3,
+    /// The identity service itself (Keystone v3): --identity-op says which.
+    Keystone,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+enum IdentityOp {
+    /// GET /v3/auth/tokens of one token (the check every API call makes).
+    Validate,
+    /// POST /v3/auth/tokens with a password (a log-in).
+    Issue,
 }
 
 #[derive(Debug, Parser)]
@@ -59,6 +69,9 @@ struct Args {
     /// Keystone project.
     #[arg(long, default_value = "admin")]
     project: String,
+    /// With --protocol keystone: what to measure.
+    #[arg(long, value_enum, default_value = "validate")]
+    identity_op: IdentityOp,
     #[arg(long, default_value = "us-east-1")]
     region: String,
     /// Container (bucket) to use; created first.
@@ -129,6 +142,9 @@ fn run(a: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
+        if a.protocol == Proto::Keystone {
+            return identity_run(&a).await;
+        }
         let proto = login(&a).await?;
         ensure_container(&a, &proto).await?;
         let plan = |requests, duration, warmup, progress| Plan {
@@ -167,6 +183,7 @@ async fn login(a: &Args) -> anyhow::Result<Protocol> {
             (Some(path), None) => protocol::swift_v1_login(a.target, path, &a.user, &a.key).await?,
             (None, None) => bail!("--protocol swift needs --auth <v1 path> or --keystone <addr>"),
         },
+        Proto::Keystone => bail!("--protocol keystone logs in by itself"),
         Proto::S3 => Protocol::S3 {
             cred: Credentials {
                 access_key: a.user.clone(),
@@ -201,6 +218,47 @@ async fn ensure_container(a: &Args, proto: &Protocol) -> anyhow::Result<()> {
             String::from_utf8_lossy(&body)
         );
     }
+    Ok(())
+}
+
+/// Token validation or issue against the identity service at --target.
+async fn identity_run(a: &Args) -> anyhow::Result<()> {
+    let tty = std::io::stderr().is_terminal() && !a.json;
+    let plan = Plan {
+        target: a.target,
+        concurrency: a.concurrency,
+        requests: a.requests,
+        duration: Duration::from_secs_f64(a.duration),
+        warmup: Duration::from_secs_f64(a.warmup),
+        progress: tty,
+    };
+    let issue = protocol::keystone_password_request(&a.user, &a.key, &a.project);
+    let make: load::MakeOp = match a.identity_op {
+        IdentityOp::Issue => Arc::new(move |_| Op {
+            kind: "issue",
+            req: issue.clone(),
+            expect: None,
+        }),
+        IdentityOp::Validate => {
+            let (token, _) = protocol::keystone_token(a.target, &issue).await?;
+            let req = protocol::Request {
+                method: http::Method::GET,
+                path: "/v3/auth/tokens".into(),
+                headers: vec![
+                    ("x-auth-token".into(), token.clone()),
+                    ("x-subject-token".into(), token),
+                ],
+                body: Bytes::new(),
+            };
+            Arc::new(move |_| Op {
+                kind: "validate",
+                req: req.clone(),
+                expect: None,
+            })
+        }
+    };
+    let reports = load::run(&plan, make).await?;
+    print(a, &reports);
     Ok(())
 }
 

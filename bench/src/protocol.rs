@@ -214,25 +214,26 @@ pub async fn swift_v1_login(
     Ok(Protocol::Swift { token, path })
 }
 
-/// Keystone v3 password auth, project-scoped; the object-store endpoint
-/// comes from the catalog (its path is used against `target`).
-pub async fn keystone_login(
-    keystone: SocketAddr,
-    user: &str,
-    password: &str,
-    project: &str,
-) -> anyhow::Result<Protocol> {
+/// Keystone v3 password auth of a Default-domain user, project-scoped.
+pub fn keystone_password_request(user: &str, password: &str, project: &str) -> Request {
     let body = serde_json::json!({"auth": {
         "identity": {"methods": ["password"], "password": {"user": {
             "name": user, "domain": {"id": "default"}, "password": password}}},
         "scope": {"project": {"name": project, "domain": {"id": "default"}}}}});
-    let req = Request {
+    Request {
         method: http::Method::POST,
         path: "/v3/auth/tokens".into(),
         headers: vec![("content-type".into(), "application/json".into())],
         body: Bytes::from(body.to_string()),
-    };
-    let (status, h, body) = call(keystone, req).await?;
+    }
+}
+
+/// Sends a Keystone log-in: the token and the token body.
+pub async fn keystone_token(
+    keystone: SocketAddr,
+    login: &Request,
+) -> anyhow::Result<(String, serde_json::Value)> {
+    let (status, h, body) = call(keystone, login.clone()).await?;
     if status != 201 {
         bail!("Keystone answered {status} to the password login");
     }
@@ -243,6 +244,19 @@ pub async fn keystone_login(
         .to_string();
     let v: serde_json::Value =
         serde_json::from_slice(&body).context("Keystone's token body is not JSON")?;
+    Ok((token, v))
+}
+
+/// Keystone v3 password auth, project-scoped; the object-store endpoint
+/// comes from the catalog (its path is used against `target`).
+pub async fn keystone_login(
+    keystone: SocketAddr,
+    user: &str,
+    password: &str,
+    project: &str,
+) -> anyhow::Result<Protocol> {
+    let login = keystone_password_request(user, password, project);
+    let (token, v) = keystone_token(keystone, &login).await?;
     let url = v["token"]["catalog"]
         .as_array()
         .into_iter()

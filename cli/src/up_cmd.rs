@@ -230,9 +230,11 @@ async fn up(dir: &Path, args: &UpArgs) -> Result<(), String> {
     };
     let proxy = Arc::new(stratus_proxy::Proxy::new(proxy_config).map_err(|e| e.to_string())?);
     let auth = format!("http://127.0.0.1:{}/auth/v1.0", args.proxy_port);
+    // No OS_IDENTITY_API_VERSION: python-swiftclient would take it as its
+    // auth version and use Keystone at ST_AUTH; openstackclient needs none.
     let env = format!(
         "export ST_AUTH={auth}\nexport ST_USER=test:tester\nexport ST_KEY={}\n\
-         export OS_AUTH_URL=http://127.0.0.1:{}/v3\nexport OS_IDENTITY_API_VERSION=3\n\
+         export OS_AUTH_URL=http://127.0.0.1:{}/v3\n\
          export OS_USERNAME=admin\nexport OS_PASSWORD={admin_password}\n\
          export OS_PROJECT_NAME=admin\nexport OS_USER_DOMAIN_NAME=Default\n\
          export OS_PROJECT_DOMAIN_NAME=Default\nexport OS_REGION_NAME={REGION}\n",

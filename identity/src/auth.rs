@@ -590,6 +590,106 @@ fn revokes(e: &RevokeEvent, p: &Payload) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn identity() -> (tempfile::TempDir, Identity) {
+        let dir = tempfile::tempdir().unwrap();
+        crate::token::Keys::setup(dir.path()).unwrap();
+        let keys = crate::token::Keys::load(dir.path()).unwrap();
+        let kv = std::sync::Arc::new(stratus_common::kv::MemKv::default());
+        let id = Identity::with_store(crate::IdentityConfig::default(), kv, keys);
+        crate::bootstrap(
+            &id,
+            &crate::Bootstrap {
+                admin_username: "admin".into(),
+                admin_password: "pw".into(),
+                project_name: "admin".into(),
+                region_id: "RegionOne".into(),
+                identity_url: None,
+                services: vec![],
+            },
+        )
+        .unwrap();
+        (dir, id)
+    }
+
+    fn login(id: &Identity, body: Value) -> Result<(String, TokenData)> {
+        id.authenticate(serde_json::from_value(body).map_err(|_| Error::bad("json"))?)
+    }
+
+    #[test]
+    fn password_login_scopes_and_validation() {
+        let (_d, id) = identity();
+        let ident = json!({"methods": ["password"], "password": {"user": {
+            "name": "admin", "domain": {"id": "default"}, "password": "pw"}}});
+        // No scope asked: the default project.
+        let (token, data) = login(&id, json!({"auth": {"identity": ident}})).unwrap();
+        assert!(data.project.is_some());
+        let names: Vec<_> = data.roles.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, vec!["admin", "member", "reader"], "implied roles");
+        assert_eq!(id.validate(&token).unwrap().user.name, "admin");
+        let (_, sys) = login(
+            &id,
+            json!({"auth": {"identity": ident, "scope": {"system": {"all": true}}}}),
+        )
+        .unwrap();
+        assert_eq!(sys.payload.scope, Scope::System);
+        let (t, un) = login(
+            &id,
+            json!({"auth": {"identity": ident, "scope": "unscoped"}}),
+        )
+        .unwrap();
+        assert_eq!(un.payload.scope, Scope::Unscoped);
+        // Rescope the unscoped token to the project with the token method.
+        let rescope = json!({"auth": {"identity": {"methods": ["token"], "token": {"id": t}},
+            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}});
+        let (_, re) = login(&id, rescope).unwrap();
+        assert!(re.project.is_some());
+        assert_eq!(re.payload.audit_ids.len(), 2, "keeps the parent's audit id");
+        // Wrong password, unknown project.
+        let bad = json!({"methods": ["password"], "password": {"user": {
+            "name": "admin", "domain": {"id": "default"}, "password": "px"}}});
+        assert!(matches!(
+            login(&id, json!({"auth": {"identity": bad}})),
+            Err(Error::Unauthorized)
+        ));
+        let nowhere = json!({"auth": {"identity": ident, "scope": {"project": {"id": "nope"}}}});
+        assert!(matches!(login(&id, nowhere), Err(Error::Unauthorized)));
+        // Revoking by audit id ends exactly that token.
+        id.revoke(RevokeEvent {
+            audit_id: Some(audit_text(&data.payload.audit_ids[0])),
+            issued_before: now_us(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(id.validate(&token).is_err());
+        assert!(id.validate(&t).is_ok());
+    }
+
+    proptest! {
+        // Each case bootstraps (an argon2 hash); fewer cases keep it quick.
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_auth_body_is_answered_without_panic(s in "\\PC{0,300}") {
+            let (_d, id) = identity();
+            if let Ok(req) = serde_json::from_str::<AuthRequest>(&s) {
+                let _ = id.authenticate(req);
+            }
+            let _ = id.validate(&s);
+        }
+
+        #[test]
+        fn structured_garbage_is_refused(methods in proptest::collection::vec("[a-z_]{0,24}", 0..4),
+                                         scope in proptest::option::of("[a-z{}\\[\\]\":,]{0,40}")) {
+            let (_d, id) = identity();
+            let mut body = json!({"auth": {"identity": {"methods": methods}}});
+            if let Some(sc) = scope.and_then(|s| serde_json::from_str::<Value>(&s).ok()) {
+                body["auth"]["scope"] = sc;
+            }
+            prop_assert!(login(&id, body).is_err());
+        }
+    }
 
     #[test]
     fn catalog_urls_take_the_project() {

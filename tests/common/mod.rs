@@ -305,3 +305,115 @@ pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
         })
         .collect()
 }
+
+pub fn venv_bin(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../.venv/bin")
+        .join(name);
+    assert!(p.exists(), "{} missing: run scripts/setup.sh", p.display());
+    p
+}
+
+/// `stratus up` on free ports in a temporary data directory.
+pub struct Up {
+    child: Child,
+    pub env: Vec<(String, String)>,
+    pub proxy: std::net::SocketAddr,
+    pub identity: std::net::SocketAddr,
+    pub dir: tempfile::TempDir,
+}
+
+impl Up {
+    pub fn start() -> Up {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let proxy_port = free_port();
+            let identity_port = free_port();
+            // Storage ports BASE..BASE+22 must all be free; pick a random base.
+            let base = 20_000 + (free_port() % 30_000);
+            let child = Command::new(env!("CARGO_BIN_EXE_stratus"))
+                .args([
+                    "up",
+                    "--proxy-port",
+                    &proxy_port.to_string(),
+                    "--storage-port",
+                    &base.to_string(),
+                    "--identity-port",
+                    &identity_port.to_string(),
+                    "--data-dir",
+                ])
+                .arg(dir.path())
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap();
+            let proxy = std::net::SocketAddr::from(([127, 0, 0, 1], proxy_port));
+            let mut up = Up {
+                child,
+                env: vec![],
+                proxy,
+                identity: std::net::SocketAddr::from(([127, 0, 0, 1], identity_port)),
+                dir,
+            };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if up.child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                let ready = |addr, path| {
+                    try_request(addr, "GET", path, &[], b"").is_ok_and(|r| r.status < 400)
+                };
+                if ready(proxy, "/healthcheck") && ready(up.identity, "/v3") {
+                    let env = std::fs::read_to_string(up.dir.path().join("stratus.env")).unwrap();
+                    up.env = env
+                        .lines()
+                        .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect();
+                    return up;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = up.child.kill();
+        }
+        panic!("stratus up did not come up");
+    }
+
+    /// Runs `swift <args>`; returns stdout, panicking on failure.
+    pub fn swift(&self, args: &[&str], cwd: &Path) -> String {
+        let out = Command::new(venv_bin("swift"))
+            .args(args)
+            .envs(self.env.iter().cloned())
+            .current_dir(cwd)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "swift {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn token(&self) -> String {
+        let user = &self.env.iter().find(|(k, _)| k == "ST_USER").unwrap().1;
+        let key = &self.env.iter().find(|(k, _)| k == "ST_KEY").unwrap().1;
+        let r = request(
+            self.proxy,
+            "GET",
+            "/auth/v1.0",
+            &[("X-Auth-User", user), ("X-Auth-Key", key)],
+            b"",
+        );
+        assert_eq!(r.status, 200);
+        r.header("x-auth-token").unwrap().to_string()
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
