@@ -592,3 +592,90 @@ fn bad_input_gets_keystone_errors() {
     );
     assert_eq!(r.status, 404);
 }
+
+#[test]
+fn key_rotation_while_running() {
+    let id = identity_alone("key_reload_secs = 1\n");
+    let (_, old, _) = admin_login(id.addr, "s3cret");
+    let config = id._dir.path().join("identity.toml");
+    let rotate = || {
+        let st = Command::new(env!("CARGO_BIN_EXE_stratus"))
+            .arg("identity")
+            .arg("--config")
+            .arg(&config)
+            .arg("fernet-rotate")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        std::thread::sleep(Duration::from_millis(1500));
+    };
+    rotate();
+    // The new primary was the staged key: old and new tokens both work.
+    let (_, new, _) = admin_login(id.addr, "s3cret");
+    assert_eq!(validate(id.addr, &old), 200);
+    assert_eq!(validate(id.addr, &new), 200);
+    // With three active keys (staged, primary, one secondary), the next
+    // rotation retires the key that sealed the old token.
+    rotate();
+    assert_eq!(validate(id.addr, &old), 401);
+    assert_eq!(validate(id.addr, &new), 200);
+}
+
+/// `/v3/s3tokens` and `/v3/ec2tokens` turn a request signed with the EC2
+/// secret into a token for the credential's project; a wrong signature or
+/// an unknown access key gets 401.
+fn ec2_signatures_become_tokens(up: &Up, access: &str, secret: &str, project_id: &str) {
+    use base64::Engine;
+    use stratus_common::sigv4;
+    let date = "20261123T120000Z";
+    let scope = "20261123/RegionOne/s3/aws4_request";
+    let headers = vec![
+        ("host".to_string(), "s3.example".to_string()),
+        ("x-amz-date".to_string(), date.to_string()),
+    ];
+    let (canonical, signed) =
+        sigv4::canonical_request("GET", "/bucket/key", &[], &headers, sigv4::UNSIGNED_PAYLOAD);
+    let sts = sigv4::string_to_sign(date, scope, &canonical);
+    let sig = sigv4::signature(secret, "20261123", "RegionOne", "s3", &sts);
+    let post = |path: &str, body: Value| {
+        request(
+            up.identity,
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+    };
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&sts);
+    let r = post(
+        "/v3/s3tokens",
+        json!({"credentials": {"access": access, "token": b64, "signature": sig}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["token"]["project"]["id"], project_id);
+    let r = post(
+        "/v3/s3tokens",
+        json!({"credentials": {"access": access, "token": b64, "signature": "0".repeat(64)}}),
+    );
+    assert_eq!(r.status, 401);
+    let r = post(
+        "/v3/s3tokens",
+        json!({"credentials": {"access": "nobody", "token": b64, "signature": sig}}),
+    );
+    assert_eq!(r.status, 401);
+    // The same request as parts, the signature in its Authorization header.
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential={access}/{scope}, SignedHeaders={signed}, Signature={sig}"
+    );
+    let parts = |signature: &str| {
+        json!({"credentials": {"access": access, "signature": signature,
+        "host": "s3.example", "verb": "GET", "path": "/bucket/key", "params": {},
+        "headers": {"Host": "s3.example", "X-Amz-Date": date, "Authorization": auth},
+        "body_hash": sigv4::UNSIGNED_PAYLOAD}})
+    };
+    let r = post("/v3/ec2tokens", parts(&sig));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.header("x-subject-token").is_some());
+    assert_eq!(post("/v3/ec2tokens", parts("bad")).status, 401);
+}

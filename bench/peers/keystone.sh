@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # OpenStack Keystone from PyPI for side-by-side benchmarks: SQLite, Fernet
-# tokens, served by uwsgi (one process per core, as devstack sizes it) on
-# 127.0.0.1:5100; bootstrapped with user admin / password keystone-bench,
+# tokens, caching on, served by uwsgi's HTTP router with keep-alive (one
+# worker process per core) on 127.0.0.1:5100; bootstrapped with user admin / password keystone-bench,
 # project admin. Everything lives in bench/.peers/ (ignored by git).
 #
 #   bench/peers/keystone.sh start    # installs on first use, then starts
@@ -46,6 +46,11 @@ key_repository = $base/fernet-keys
 key_repository = $base/fernet-keys
 [credential]
 key_repository = $base/credential-keys
+# Caching on, as production (devstack uses memcached; one process's
+# memory serves the same purpose here without another daemon).
+[cache]
+enabled = true
+backend = dogpile.cache.memory
 CONF
     km() { "$venv/bin/keystone-manage" --config-file "$base/keystone.conf" "$@"; }
     if [ ! -f "$base/keystone.db" ]; then
@@ -66,7 +71,7 @@ CONF
         app=(--module "keystone.wsgi.api:application")
     fi
     OS_KEYSTONE_CONFIG_DIR="$base" OS_KEYSTONE_CONFIG_FILES=keystone.conf \
-        "$venv/bin/uwsgi" --http-socket "127.0.0.1:$port" "${app[@]}" \
+        "$venv/bin/uwsgi" --http "127.0.0.1:$port" --http-keepalive "${app[@]}" \
         --master --processes "$(nproc)" --threads 1 --enable-threads --lazy-apps \
         --virtualenv "$venv" --pidfile "$pidfile" --daemonize "$base/uwsgi.log" \
         --buffer-size 65535 --die-on-term

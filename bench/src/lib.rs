@@ -3,7 +3,7 @@
 
 pub mod load;
 pub mod protocol;
-pub mod sigv4;
+pub use stratus_common::sigv4;
 pub mod workload;
 
 use stratus_ring::{NewDevice, RingBuilder, RingError};

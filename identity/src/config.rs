@@ -17,6 +17,9 @@ pub struct IdentityConfig {
     pub token_expiration_secs: u64,
     /// Keys kept by `fernet-rotate`, the staged key included.
     pub max_active_keys: usize,
+    /// The running service rereads the key repository this often, so a
+    /// rotation takes effect without a restart.
+    pub key_reload_secs: u64,
     /// Larger request bodies get 413 (Keystone's default).
     pub max_request_body_bytes: usize,
     /// The URL clients reach this service at, for links; default: from
@@ -32,6 +35,7 @@ impl Default for IdentityConfig {
             key_repository: None,
             token_expiration_secs: 3600,
             max_active_keys: 3,
+            key_reload_secs: 30,
             max_request_body_bytes: 114_688,
             public_url: None,
         }

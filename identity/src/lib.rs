@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 mod bootstrap;
 pub mod config;
+pub mod ec2;
 pub mod error;
 pub mod model;
 pub mod password;

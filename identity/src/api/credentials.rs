@@ -1,9 +1,8 @@
 //! Credentials (`/v3/credentials`), EC2 credentials (`OS-EC2`) and the
-//! signature check S3 uses (`/v3/s3tokens`), application credentials, and
-//! the password change.
+//! signature checks that turn them into tokens (`/v3/s3tokens`,
+//! `/v3/ec2tokens`), application credentials, and the password change.
 
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use http::{HeaderValue, Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -25,6 +24,7 @@ pub fn route_unauthenticated(id: &Identity, req: &Req, segs: &[&str]) -> Result<
             super::resources::change_password(id, req, uid)?
         }
         (["s3tokens"], &Method::POST) => s3tokens(id, req)?,
+        (["ec2tokens"], &Method::POST) => ec2tokens(id, req)?,
         _ => return Ok(None),
     }))
 }
@@ -396,55 +396,27 @@ struct S3Credentials {
     signature: String,
 }
 
-/// What the secret signs: SigV4 (`AWS4-HMAC-SHA256` string to sign with
-/// its date/region/service scope) or SigV2 (HMAC-SHA1, base64).
-pub fn s3_signature(secret: &str, string_to_sign: &[u8]) -> Option<String> {
-    if !string_to_sign.starts_with(b"AWS4") {
-        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).ok()?;
-        mac.update(string_to_sign);
-        return Some(base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
-    }
-    let lines: Vec<&[u8]> = string_to_sign.split(|b| *b == b'\n').collect();
-    if lines.len() != 4 || lines[0] != b"AWS4-HMAC-SHA256" {
-        return None;
-    }
-    let scope: Vec<&[u8]> = lines[2].split(|b| *b == b'/').collect();
-    if scope.len() != 4
-        || scope[3] != b"aws4_request"
-        || !matches!(scope[2], b"s3" | b"iam" | b"sts")
-    {
-        return None;
-    }
-    let sign = |key: &[u8], msg: &[u8]| -> Option<Vec<u8>> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
-        mac.update(msg);
-        Some(mac.finalize().into_bytes().to_vec())
-    };
-    let mut key = format!("AWS4{secret}").into_bytes();
-    for part in [scope[0], scope[1], scope[2], b"aws4_request"] {
-        key = sign(&key, part)?;
-    }
-    Some(hex::encode(sign(&key, string_to_sign)?))
-}
-
-/// `POST /v3/s3tokens`: checks an S3 signature made with an EC2 secret
-/// and answers with a token for its user and project.
-fn s3tokens(id: &Identity, req: &Req) -> Result<Response> {
-    let body: S3TokenBody = req.json()?;
-    let c = body.credentials;
+/// The EC2 credential with this access key and its secret; 401 if none.
+fn ec2_secret(id: &Identity, access: &str) -> Result<(Credential, String)> {
     let cred = id
         .store
-        .get::<Credential>(&ec2_id(&c.access))?
+        .get::<Credential>(&ec2_id(access))?
         .filter(|x| x.kind == "ec2")
         .ok_or(Error::Unauthorized)?;
     let blob: Ec2Blob = serde_json::from_str(&cred.blob).map_err(|_| Error::Unauthorized)?;
-    let sts = base64::engine::general_purpose::URL_SAFE
-        .decode(c.token.trim())
-        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(c.token.trim()))
-        .map_err(|_| Error::bad("Invalid token"))?;
-    let expected =
-        s3_signature(&blob.secret, &sts).ok_or_else(|| Error::bad("Invalid string to sign"))?;
-    if !stratus_common::http::constant_time_eq(expected.as_bytes(), c.signature.as_bytes()) {
+    Ok((cred, blob.secret))
+}
+
+/// A token for the credential's user and project, once its signature
+/// checked out (200 with the token body, as Keystone answers).
+fn ec2_token(
+    id: &Identity,
+    cred: &Credential,
+    expected: Option<String>,
+    given: &str,
+) -> Result<Response> {
+    let expected = expected.ok_or_else(|| Error::bad("Cannot check this kind of signature"))?;
+    if !stratus_common::http::constant_time_eq(expected.as_bytes(), given.as_bytes()) {
         return Err(Error::Unauthorized);
     }
     let project = cred.project_id.clone().ok_or(Error::Unauthorized)?;
@@ -463,42 +435,40 @@ fn s3tokens(id: &Identity, req: &Req) -> Result<Response> {
         .keys
         .seal(&data.payload.encode(), now / 1_000_000)
         .map_err(|e| Error::Internal(e.to_string()))?;
-    let mut r = json_response(StatusCode::OK, &id.token_view(&data, false)?);
+    let mut r = json_response(StatusCode::OK, &id.token_view(&data, true)?);
     if let Ok(v) = HeaderValue::from_str(&token) {
         r.headers_mut().insert("x-subject-token", v);
     }
     Ok(r)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// `POST /v3/s3tokens`: the S3 API's string to sign and signature.
+fn s3tokens(id: &Identity, req: &Req) -> Result<Response> {
+    let body: S3TokenBody = req.json()?;
+    let c = body.credentials;
+    let (cred, secret) = ec2_secret(id, &c.access)?;
+    let sts = base64::engine::general_purpose::URL_SAFE
+        .decode(c.token.trim())
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(c.token.trim()))
+        .map_err(|_| Error::bad("Invalid token"))?;
+    ec2_token(
+        id,
+        &cred,
+        crate::ec2::s3_signature(&secret, &sts),
+        &c.signature,
+    )
+}
 
-    #[test]
-    fn sigv4_from_aws_documentation() {
-        // AWS's "GET object" example (s3 sig-v4-header-based-auth).
-        let sts = "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n\
-                   7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972";
-        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-        assert_eq!(
-            s3_signature(secret, sts.as_bytes()).unwrap(),
-            "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
-        );
-        assert!(s3_signature(
-            secret,
-            b"AWS4-HMAC-SHA256\nx\n20130524/us-east-1/ec2/aws4_request\ny"
-        )
-        .is_none());
-        assert!(s3_signature(secret, b"AWS4 nonsense").is_none());
-    }
+#[derive(Debug, Deserialize)]
+struct Ec2TokenBody {
+    #[serde(alias = "ec2Credentials")]
+    credentials: crate::ec2::Ec2Request,
+}
 
-    #[test]
-    fn sigv2_is_hmac_sha1_base64() {
-        // AWS's SigV2 example (RESTAuthentication, GET object).
-        let sts = "GET\n\n\nTue, 27 Mar 2007 19:36:42 +0000\n/johnsmith/photos/puppy.jpg";
-        assert_eq!(
-            s3_signature("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", sts.as_bytes()).unwrap(),
-            "bWq2s1WEIj+Ydj0vQ697zp+IXMU="
-        );
-    }
+/// `POST /v3/ec2tokens`: a request's parts; the signature is rebuilt.
+fn ec2tokens(id: &Identity, req: &Req) -> Result<Response> {
+    let body: Ec2TokenBody = req.json()?;
+    let c = body.credentials;
+    let (cred, secret) = ec2_secret(id, &c.access)?;
+    ec2_token(id, &cred, c.expected_signature(&secret), &c.signature)
 }

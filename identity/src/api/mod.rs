@@ -1,6 +1,5 @@
 //! The Keystone v3 HTTP API: request parsing, routing, and the JSON
-//! envelopes. Handlers run on the blocking pool (they hash passwords and
-//! read the store synchronously), one request per task.
+//! envelopes.
 
 mod catalog;
 mod credentials;
@@ -10,6 +9,7 @@ mod tokens;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -93,6 +93,19 @@ pub async fn run(identity: Arc<Identity>) -> std::io::Result<()> {
 
 pub async fn serve(listener: TcpListener, identity: Arc<Identity>) -> std::io::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "identity listening");
+    let reloader = identity.clone();
+    tokio::spawn(
+        async move {
+            let every = Duration::from_secs(reloader.config.key_reload_secs.max(1));
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = reloader.keys.reload() {
+                    tracing::warn!(error = %e, "keeping the keys loaded before");
+                }
+            }
+        }
+        .instrument(tracing::info_span!("key_reload")),
+    );
     stratus_common::http::serve(listener, move |req, peer| {
         handle(identity.clone(), req, peer)
     })
@@ -123,6 +136,10 @@ async fn handle(
     let span = tracing::info_span!("request", %rid, method = %req.method(), path = %req.uri().path(), %peer);
     let mut resp = async {
         let resp = match parse(&identity, req).await {
+            // Reads only touch the store (microseconds) and run inline;
+            // writes may hash a password (argon2, tens of ms) or sync the
+            // store, so they go to the blocking pool.
+            Ok(r) if r.method == Method::GET || r.method == Method::HEAD => route(&identity, &r),
             Ok(r) => {
                 let identity = identity.clone();
                 tokio::task::spawn_blocking(move || route(&identity, &r))

@@ -1,5 +1,7 @@
-//! AWS Signature Version 4 for the load generator's S3 requests
-//! (header form), checked against AWS's published test suite.
+//! AWS Signature Version 4: canonical request, string to sign, signing
+//! key and signature, checked against AWS's published test suite. The load
+//! generator signs with it; the identity service checks EC2 signatures
+//! with it.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -52,20 +54,17 @@ pub fn uri_encode(s: &str, keep_slash: bool) -> String {
     o
 }
 
-/// Signs a request; returns the `Authorization` header value.
+/// The canonical request and its signed-headers list.
 ///
 /// `path` is already URI-encoded; `query` holds decoded (name, value)
-/// pairs; `headers` are the ones to sign (`host` and `x-amz-date` at least,
-/// lower-case names); `amz_date` is `YYYYMMDDTHHMMSSZ`.
-pub fn authorization(
-    cred: &Credentials,
+/// pairs; `headers` are the ones to sign (`host` and `x-amz-date` at least).
+pub fn canonical_request(
     method: &str,
     path: &str,
     query: &[(String, String)],
     headers: &[(String, String)],
     payload_hash: &str,
-    amz_date: &str,
-) -> String {
+) -> (String, String) {
     let mut q: Vec<(String, String)> = query
         .iter()
         .map(|(k, v)| (uri_encode(k, false), uri_encode(v, false)))
@@ -92,16 +91,49 @@ pub fn authorization(
         .map(|(k, _)| k.as_str())
         .collect::<Vec<_>>()
         .join(";");
-    let canonical_request =
-        format!("{method}\n{path}\n{canonical_query}\n{canonical_headers}\n{signed_headers}\n{payload_hash}");
-    let date = &amz_date[..amz_date.len().min(8)];
-    let scope = format!("{date}/{}/{}/aws4_request", cred.region, cred.service);
-    let string_to_sign = format!(
+    let canonical = format!(
+        "{method}\n{path}\n{canonical_query}\n{canonical_headers}\n{signed_headers}\n{payload_hash}"
+    );
+    (canonical, signed_headers)
+}
+
+/// `AWS4-HMAC-SHA256\n<date>\n<scope>\n<hash of the canonical request>`.
+pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
+    format!(
         "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
         sha256_hex(canonical_request.as_bytes())
-    );
-    let key = signing_key(&cred.secret_key, date, &cred.region, &cred.service);
-    let signature = hex::encode(hmac(&key, string_to_sign.as_bytes()));
+    )
+}
+
+/// The hex signature of `string_to_sign` under the key for `scope`'s
+/// date, region and service.
+pub fn signature(
+    secret: &str,
+    date: &str,
+    region: &str,
+    service: &str,
+    string_to_sign: &str,
+) -> String {
+    let key = signing_key(secret, date, region, service);
+    hex::encode(hmac(&key, string_to_sign.as_bytes()))
+}
+
+/// Signs a request; returns the `Authorization` header value
+/// (`amz_date` is `YYYYMMDDTHHMMSSZ`).
+pub fn authorization(
+    cred: &Credentials,
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    headers: &[(String, String)],
+    payload_hash: &str,
+    amz_date: &str,
+) -> String {
+    let (canonical, signed_headers) = canonical_request(method, path, query, headers, payload_hash);
+    let date = &amz_date[..amz_date.len().min(8)];
+    let scope = format!("{date}/{}/{}/aws4_request", cred.region, cred.service);
+    let sts = string_to_sign(amz_date, &scope, &canonical);
+    let signature = signature(&cred.secret_key, date, &cred.region, &cred.service, &sts);
     format!(
         "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
         cred.access_key
