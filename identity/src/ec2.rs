@@ -105,7 +105,7 @@ impl Ec2Request {
         amz_date: &str,
         skip: &[&str],
     ) -> Option<String> {
-        let scope: Vec<&str> = credential.splitn(2, '/').nth(1)?.split('/').collect();
+        let scope: Vec<&str> = credential.split_once('/')?.1.split('/').collect();
         if scope.len() != 4 || scope[3] != "aws4_request" {
             return None;
         }
