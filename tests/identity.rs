@@ -215,6 +215,12 @@ fn openstack_and_swift_clients_work_with_identity() {
             .any(|c| c["Access"] == ec2["access"]),
         "{list}"
     );
+    ec2_signatures_become_tokens(
+        &up,
+        ec2["access"].as_str().unwrap(),
+        ec2["secret"].as_str().unwrap(),
+        &project_id,
+    );
 
     // The user changes its own password; the old one stops working.
     ok(
