@@ -90,8 +90,13 @@ impl KvStore for RocksKv {
 
     fn scan(&self, prefix: &[u8]) -> Result<Pairs, KvError> {
         let mode = rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward);
+        let mut opts = rocksdb::ReadOptions::default();
+        if let Some(end) = prefix_end(prefix) {
+            // Lets RocksDB stop at the prefix's end instead of reading on.
+            opts.set_iterate_upper_bound(end);
+        }
         let mut out = Vec::new();
-        for item in self.db.iterator(mode) {
+        for item in self.db.iterator_opt(mode, opts) {
             let (k, v) = item.map_err(backend)?;
             if !k.starts_with(prefix) {
                 break;
@@ -121,6 +126,18 @@ impl KvStore for RocksKv {
 }
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// The first key after every key starting with `prefix`, if any.
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
 
 /// In memory, gone with the process.
 #[derive(Debug, Default)]
@@ -195,6 +212,14 @@ mod tests {
         assert_eq!(kv.get(b"c").unwrap(), None);
         kv.delete(b"a/2").unwrap();
         assert_eq!(kv.scan(b"a").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn prefix_ends() {
+        assert_eq!(prefix_end(b"a/"), Some(b"a0".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+        assert_eq!(prefix_end(b""), None);
     }
 
     #[test]

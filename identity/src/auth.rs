@@ -4,17 +4,14 @@
 //! rereads the records every time, so a disabled user, a deleted project
 //! or a removed role ends the tokens that depended on them at once.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
-use crate::model::{
-    ActorKind, AppCredential, Domain, Endpoint, Project, Region, RevokeEvent, Role, Service,
-    Target, User,
-};
+use crate::model::{ActorKind, AppCredential, Domain, Project, RevokeEvent, Role, Target, User};
 use crate::policy::Caller;
 use crate::token::{audit_text, new_audit_id, Method, Payload, Scope};
 use crate::Identity;
@@ -339,11 +336,13 @@ impl Identity {
         if payload.expires_us <= now {
             return Err(invalid());
         }
-        let oldest = now.saturating_sub(self.config.token_expiration_secs * 1_000_000);
-        for e in self.store.revocations(oldest)? {
-            if revokes(&e, &payload) {
-                return Err(invalid());
-            }
+        if self
+            .store
+            .revocations()?
+            .iter()
+            .any(|e| revokes(e, &payload))
+        {
+            return Err(invalid());
         }
         self.describe(payload).map_err(|e| match e {
             Error::Internal(_) => e,
@@ -425,7 +424,8 @@ impl Identity {
 
     /// Role ids with every role they imply, transitively.
     pub fn expand(&self, role_ids: &[String]) -> Result<Vec<String>> {
-        let implications = self.store.implications()?;
+        let snapshot = self.store.roles()?;
+        let implications = &snapshot.implications;
         let mut out: Vec<String> = Vec::new();
         let mut todo: Vec<String> = role_ids.to_vec();
         while let Some(r) = todo.pop() {
@@ -446,29 +446,33 @@ impl Identity {
     /// The roles `user_id` holds on `target`, directly or through its
     /// groups, with implied roles.
     pub fn roles_on(&self, user_id: &str, target: &Target) -> Result<Vec<Role>> {
-        let groups = self.store.groups_of(user_id)?;
+        let members = self.store.memberships()?;
+        let groups = members.get(user_id).map(Vec::as_slice).unwrap_or_default();
         let direct: Vec<String> = self
             .store
-            .assignments(Some(target))?
-            .into_iter()
+            .all_assignments()?
+            .iter()
+            .filter(|a| a.target == *target)
             .filter(|a| match a.actor {
                 ActorKind::User => a.actor_id == user_id,
                 ActorKind::Group => groups.contains(&a.actor_id),
             })
-            .map(|a| a.role_id)
+            .map(|a| a.role_id.clone())
             .collect();
-        let mut roles = Vec::new();
-        for id in self.expand(&direct)? {
-            if let Some(r) = self.store.get::<Role>(&id)? {
-                roles.push(r);
-            }
-        }
+        let snapshot = self.store.roles()?;
+        let mut roles: Vec<Role> = self
+            .expand(&direct)?
+            .iter()
+            .filter_map(|id| snapshot.roles.get(id).cloned())
+            .collect();
         roles.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(roles)
     }
 
     pub fn revoke(&self, e: RevokeEvent) -> Result<()> {
-        self.store.add_revocation(&e)
+        let max_life = self.config.token_expiration_secs * 1_000_000;
+        self.store
+            .add_revocation(&e, now_us().saturating_sub(max_life))
     }
 
     /// The token body Keystone returns for `POST`/`GET /v3/auth/tokens`.
@@ -520,29 +524,22 @@ impl Identity {
         if unscoped {
             return Ok(json!([]));
         }
-        let endpoints = self.store.list::<Endpoint>()?;
-        let regions: BTreeMap<String, Region> = self
-            .store
-            .list::<Region>()?
-            .into_iter()
-            .map(|r| (r.id.clone(), r))
-            .collect();
+        let snapshot = self.store.catalog()?;
         let mut out = Vec::new();
-        for s in self
-            .store
-            .list::<Service>()?
-            .into_iter()
-            .filter(|s| s.enabled)
-        {
+        for s in snapshot.services.iter().filter(|s| s.enabled) {
             let mut eps = Vec::new();
-            for e in endpoints
+            for e in snapshot
+                .endpoints
                 .iter()
                 .filter(|e| e.service_id == s.id && e.enabled)
             {
                 let Some(url) = substitute(&e.url, project_id) else {
                     continue;
                 };
-                let region = e.region_id.as_ref().filter(|r| regions.contains_key(*r));
+                let region = e
+                    .region_id
+                    .as_ref()
+                    .filter(|r| snapshot.regions.iter().any(|x| x.id == **r));
                 eps.push(
                     json!({"id": e.id, "interface": e.interface, "region_id": region,
                                 "region": region, "url": url}),

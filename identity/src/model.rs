@@ -16,6 +16,8 @@ pub trait Record: Serialize + serde::de::DeserializeOwned + Clone {
     fn unique_name(&self) -> Option<(String, String)>;
     /// The API's JSON view, without links.
     fn view(&self) -> Value;
+    /// The snapshot (see `Store`) a change to this record invalidates.
+    const GENERATION: Option<&'static str> = None;
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -206,6 +208,7 @@ impl Record for Group {
 }
 
 impl Record for Role {
+    const GENERATION: Option<&'static str> = Some("roles");
     const KIND: &'static str = "role";
     const COLLECTION: &'static str = "roles";
     fn id(&self) -> &str {
@@ -224,6 +227,7 @@ impl Record for Role {
 }
 
 impl Record for Service {
+    const GENERATION: Option<&'static str> = Some("catalog");
     const KIND: &'static str = "service";
     const COLLECTION: &'static str = "services";
     fn id(&self) -> &str {
@@ -239,6 +243,7 @@ impl Record for Service {
 }
 
 impl Record for Endpoint {
+    const GENERATION: Option<&'static str> = Some("catalog");
     const KIND: &'static str = "endpoint";
     const COLLECTION: &'static str = "endpoints";
     fn id(&self) -> &str {
@@ -255,6 +260,7 @@ impl Record for Endpoint {
 }
 
 impl Record for Region {
+    const GENERATION: Option<&'static str> = Some("catalog");
     const KIND: &'static str = "region";
     const COLLECTION: &'static str = "regions";
     fn id(&self) -> &str {

@@ -8,22 +8,51 @@
 //!   `s:all`; `u:<id>`, `g:<id>`)
 //! - `i/<prior>/<implied>`: implied roles
 //! - `x/<issued_before>/<nonce>`: token revocation events
+//! - `g/<name>`: generation counters of the catalog and of the roles
+//!
+//! Every token validation needs the catalog and the roles with their
+//! implications, which change rarely: they are kept as in-memory snapshots
+//! and reloaded when their generation counter in the store moved (so
+//! several identity processes on one shared store stay coherent).
 //!
 //! A crash between claiming a name and writing its record leaves a claim
 //! pointing at nothing; the next creator of that name takes it over.
 
-use std::sync::Arc;
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use stratus_common::kv::KvStore;
 
 use crate::error::{Error, Result};
-use crate::model::{ActorKind, Assignment, Record, RevokeEvent, Target};
+use crate::model::{
+    ActorKind, Assignment, Endpoint, Record, Region, RevokeEvent, Role, Service, Target,
+};
 
 const RECORD_VERSION: u8 = 1;
+
+/// The catalog's records as of one generation.
+#[derive(Debug, Default)]
+pub struct CatalogSnapshot {
+    pub services: Vec<Service>,
+    pub endpoints: Vec<Endpoint>,
+    pub regions: Vec<Region>,
+}
+
+/// Roles by id and (prior, implied) pairs as of one generation.
+#[derive(Debug, Default)]
+pub struct RoleSnapshot {
+    pub roles: HashMap<String, Role>,
+    pub implications: Vec<(String, String)>,
+}
+
+/// Snapshot name → (generation it was loaded at, value).
+type Snapshots = HashMap<&'static str, (u64, Arc<dyn Any + Send + Sync>)>;
 
 #[derive(Debug, Clone)]
 pub struct Store {
     kv: Arc<dyn KvStore>,
+    snapshots: Arc<Mutex<Snapshots>>,
 }
 
 fn record_key(kind: &str, id: &str) -> Vec<u8> {
@@ -73,7 +102,118 @@ fn utf8(b: &[u8]) -> String {
 
 impl Store {
     pub fn new(kv: Arc<dyn KvStore>) -> Store {
-        Store { kv }
+        Store {
+            kv,
+            snapshots: Arc::default(),
+        }
+    }
+
+    fn generation(&self, name: &str) -> Result<u64> {
+        Ok(self
+            .kv
+            .get(format!("g/{name}").as_bytes())?
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
+    }
+
+    fn bump(&self, name: Option<&str>) -> Result<()> {
+        let Some(name) = name else { return Ok(()) };
+        let key = format!("g/{name}");
+        loop {
+            let cur = self.kv.get(key.as_bytes())?;
+            let n = cur
+                .as_deref()
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            let next = (n + 1).to_be_bytes();
+            if self
+                .kv
+                .compare_and_swap(key.as_bytes(), cur.as_deref(), Some(&next))?
+            {
+                return Ok(());
+            }
+        }
+    }
+
+    fn snapshots(&self) -> Result<std::sync::MutexGuard<'_, Snapshots>> {
+        self.snapshots
+            .lock()
+            .map_err(|_| Error::Internal("snapshot lock poisoned".into()))
+    }
+
+    /// The value `load` makes, kept until generation `name` moves.
+    fn snapshot<T: Any + Send + Sync>(
+        &self,
+        name: &'static str,
+        load: impl FnOnce(&Store) -> Result<T>,
+    ) -> Result<Arc<T>> {
+        let g = self.generation(name)?;
+        if let Some((at, v)) = self.snapshots()?.get(name) {
+            if *at == g {
+                if let Ok(t) = v.clone().downcast::<T>() {
+                    return Ok(t);
+                }
+            }
+        }
+        let t = Arc::new(load(self)?);
+        self.snapshots()?.insert(name, (g, t.clone()));
+        Ok(t)
+    }
+
+    /// Services, endpoints and regions.
+    pub fn catalog(&self) -> Result<Arc<CatalogSnapshot>> {
+        self.snapshot("catalog", |s| {
+            Ok(CatalogSnapshot {
+                services: s.list()?,
+                endpoints: s.list()?,
+                regions: s.list()?,
+            })
+        })
+    }
+
+    /// Roles and implications.
+    pub fn roles(&self) -> Result<Arc<RoleSnapshot>> {
+        self.snapshot("roles", |s| {
+            Ok(RoleSnapshot {
+                roles: s
+                    .list::<Role>()?
+                    .into_iter()
+                    .map(|r| (r.id.clone(), r))
+                    .collect(),
+                implications: s.implications()?,
+            })
+        })
+    }
+
+    /// Every role assignment.
+    pub fn all_assignments(&self) -> Result<Arc<Vec<Assignment>>> {
+        self.snapshot("assignments", |s| s.assignments(None))
+    }
+
+    /// User id → the groups it is a member of.
+    pub fn memberships(&self) -> Result<Arc<HashMap<String, Vec<String>>>> {
+        self.snapshot("members", |s| {
+            let mut m: HashMap<String, Vec<String>> = HashMap::new();
+            for k in s.tails("M/")? {
+                if let Some((user, group)) = k.split_once('/') {
+                    m.entry(user.into()).or_default().push(group.into());
+                }
+            }
+            Ok(m)
+        })
+    }
+
+    /// Every token revocation event.
+    pub fn revocations(&self) -> Result<Arc<Vec<RevokeEvent>>> {
+        self.snapshot("revocations", |s| {
+            Ok(s.kv
+                .scan(b"x/")?
+                .iter()
+                .filter_map(|(_, v)| serde_json::from_slice(v).ok())
+                .collect())
+        })
     }
 
     pub fn get<R: Record>(&self, id: &str) -> Result<Option<R>> {
@@ -162,7 +302,7 @@ impl Store {
                 detail: format!("Duplicate ID, {}", r.id()),
             });
         }
-        Ok(())
+        self.bump(R::GENERATION)
     }
 
     /// Replaces `old` by `new` (same id), moving its name claim if renamed.
@@ -175,12 +315,13 @@ impl Store {
         if renamed {
             self.release(old)?;
         }
-        Ok(())
+        self.bump(R::GENERATION)
     }
 
     pub fn delete<R: Record>(&self, r: &R) -> Result<()> {
         self.kv.delete(&record_key(R::KIND, r.id()))?;
-        self.release(r)
+        self.release(r)?;
+        self.bump(R::GENERATION)
     }
 
     // Group membership.
@@ -188,13 +329,13 @@ impl Store {
     pub fn add_member(&self, group: &str, user: &str) -> Result<()> {
         self.kv.put(format!("m/{group}/{user}").as_bytes(), b"")?;
         self.kv.put(format!("M/{user}/{group}").as_bytes(), b"")?;
-        Ok(())
+        self.bump(Some("members"))
     }
 
     pub fn remove_member(&self, group: &str, user: &str) -> Result<()> {
         self.kv.delete(format!("M/{user}/{group}").as_bytes())?;
         self.kv.delete(format!("m/{group}/{user}").as_bytes())?;
-        Ok(())
+        self.bump(Some("members"))
     }
 
     pub fn is_member(&self, group: &str, user: &str) -> Result<bool> {
@@ -234,11 +375,13 @@ impl Store {
     }
 
     pub fn grant(&self, a: &Assignment) -> Result<()> {
-        Ok(self.kv.put(&Self::assignment_key(a), b"")?)
+        self.kv.put(&Self::assignment_key(a), b"")?;
+        self.bump(Some("assignments"))
     }
 
     pub fn revoke(&self, a: &Assignment) -> Result<()> {
-        Ok(self.kv.delete(&Self::assignment_key(a))?)
+        self.kv.delete(&Self::assignment_key(a))?;
+        self.bump(Some("assignments"))
     }
 
     pub fn has_grant(&self, a: &Assignment) -> Result<bool> {
@@ -296,13 +439,14 @@ impl Store {
     // Implied roles.
 
     pub fn imply(&self, prior: &str, implied: &str) -> Result<()> {
-        Ok(self
-            .kv
-            .put(format!("i/{prior}/{implied}").as_bytes(), b"")?)
+        self.kv
+            .put(format!("i/{prior}/{implied}").as_bytes(), b"")?;
+        self.bump(Some("roles"))
     }
 
     pub fn unimply(&self, prior: &str, implied: &str) -> Result<()> {
-        Ok(self.kv.delete(format!("i/{prior}/{implied}").as_bytes())?)
+        self.kv.delete(format!("i/{prior}/{implied}").as_bytes())?;
+        self.bump(Some("roles"))
     }
 
     /// Every (prior, implied) pair.
@@ -319,29 +463,21 @@ impl Store {
 
     // Revocations.
 
-    pub fn add_revocation(&self, e: &RevokeEvent) -> Result<()> {
+    /// Records a revocation and drops events about tokens issued before
+    /// `oldest_relevant_us` (they have expired anyway).
+    pub fn add_revocation(&self, e: &RevokeEvent, oldest_relevant_us: u64) -> Result<()> {
+        for (k, v) in self.kv.scan(b"x/")? {
+            let old = serde_json::from_slice::<RevokeEvent>(&v).ok();
+            if old.is_none_or(|o| o.issued_before < oldest_relevant_us) {
+                self.kv.delete(&k)?;
+            }
+        }
         let mut nonce = [0u8; 8];
         getrandom::fill(&mut nonce).map_err(|e| Error::Internal(e.to_string()))?;
         let key = format!("x/{:020}/{}", e.issued_before, hex::encode(nonce));
         let v = serde_json::to_vec(e).map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(self.kv.put(key.as_bytes(), &v)?)
-    }
-
-    /// Events still relevant to tokens that have not expired; older ones are
-    /// pruned as they are read.
-    pub fn revocations(&self, oldest_relevant_us: u64) -> Result<Vec<RevokeEvent>> {
-        let mut out = Vec::new();
-        for (k, v) in self.kv.scan(b"x/")? {
-            let Ok(e) = serde_json::from_slice::<RevokeEvent>(&v) else {
-                continue;
-            };
-            if e.issued_before < oldest_relevant_us {
-                self.kv.delete(&k)?;
-                continue;
-            }
-            out.push(e);
-        }
-        Ok(out)
+        self.kv.put(key.as_bytes(), &v)?;
+        self.bump(Some("revocations"))
     }
 }
 
@@ -383,6 +519,32 @@ mod tests {
         s.delete(&found).unwrap();
         assert!(s.find_by_name::<Project>("default", "b").unwrap().is_none());
         assert_eq!(s.list::<Project>().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn snapshots_follow_changes() {
+        let kv: Arc<dyn KvStore> = Arc::new(MemKv::default());
+        let (a, b) = (Store::new(kv.clone()), Store::new(kv));
+        let role = |id: &str, name: &str| Role {
+            id: id.into(),
+            name: name.into(),
+            domain_id: None,
+            description: String::new(),
+        };
+        assert!(a.roles().unwrap().roles.is_empty());
+        // A change through another store (another process) is seen.
+        b.create(&role("r1", "admin")).unwrap();
+        assert_eq!(a.roles().unwrap().roles["r1"].name, "admin");
+        b.update(&role("r1", "admin"), &role("r1", "boss")).unwrap();
+        assert_eq!(a.roles().unwrap().roles["r1"].name, "boss");
+        b.imply("r1", "r2").unwrap();
+        assert_eq!(
+            a.roles().unwrap().implications,
+            vec![("r1".into(), "r2".into())]
+        );
+        b.delete(&role("r1", "boss")).unwrap();
+        assert!(a.roles().unwrap().roles.is_empty());
+        assert!(a.catalog().unwrap().services.is_empty());
     }
 
     #[test]

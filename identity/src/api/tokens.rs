@@ -25,7 +25,12 @@ fn subject(id: &Identity, req: &Req) -> Result<(String, TokenData)> {
         .header("x-subject-token")
         .ok_or_else(|| Error::bad("X-Subject-Token is required"))?
         .to_string();
-    let s = id.validate(&token)?;
+    // A token checking itself (as services do) was validated just now.
+    let s = if req.header("x-auth-token") == Some(token.as_str()) {
+        t.clone()
+    } else {
+        id.validate(&token)?
+    };
     require(
         &t,
         Action::Token {
