@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
-use stratus_common::fs::write_atomic;
+use stratus_common::fs::{write_atomic, write_secret};
 use stratus_identity::{Bootstrap, Identity, IdentityConfig, ServiceEndpoint};
 use stratus_proxy::config::User;
 use stratus_proxy::ProxyConfig;
@@ -110,7 +110,7 @@ fn ensure_secret(dir: &Path, name: &str) -> Result<String, String> {
         Ok(k) if !k.trim().is_empty() => Ok(k.trim().to_string()),
         _ => {
             let k = random_hex::<16>()?;
-            write_atomic(&path, k.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+            write_secret(&path, k.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
             Ok(k)
         }
     }
@@ -241,7 +241,7 @@ async fn up(dir: &Path, args: &UpArgs) -> Result<(), String> {
         user.key, args.identity_port
     );
     let env_path = dir.join("stratus.env");
-    write_atomic(&env_path, env.as_bytes()).map_err(|e| format!("{}: {e}", env_path.display()))?;
+    write_secret(&env_path, env.as_bytes()).map_err(|e| format!("{}: {e}", env_path.display()))?;
 
     let mut tasks = tokio::task::JoinSet::new();
     for (node, listeners) in nodes {

@@ -64,13 +64,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
 
 fn write_key(path: &Path) -> Result<(), KeyError> {
     let text = URL_SAFE.encode(random::<32>()?);
-    stratus_common::fs::write_atomic(path, text.as_bytes()).map_err(io(path))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io(path))?;
-    }
-    Ok(())
+    stratus_common::fs::write_secret(path, text.as_bytes()).map_err(io(path))
 }
 
 fn read_dir_keys(dir: &Path) -> Result<Vec<(u32, Key)>, KeyError> {
