@@ -7,6 +7,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,13 +16,21 @@ use serde_json::{json, Value};
 
 /// Runs a venv tool with `env` (and nothing of the caller's OS_*/ST_*).
 fn run(tool: &str, env: &[(String, String)], args: &[&str]) -> std::process::Output {
+    run_in(tool, env, args, Path::new("."))
+}
+
+fn run_in(tool: &str, env: &[(String, String)], args: &[&str], cwd: &Path) -> std::process::Output {
     let mut c = Command::new(venv_bin(tool));
     for (k, _) in std::env::vars() {
         if k.starts_with("OS_") || k.starts_with("ST_") {
             c.env_remove(k);
         }
     }
-    c.args(args).envs(env.iter().cloned()).output().unwrap()
+    c.args(args)
+        .envs(env.iter().cloned())
+        .current_dir(cwd)
+        .output()
+        .unwrap()
 }
 
 fn ok(tool: &str, env: &[(String, String)], args: &[&str]) -> String {
@@ -71,16 +80,8 @@ fn user_env(
     .collect()
 }
 
-/// POST /v3/auth/tokens with a password, project-scoped: (status, token, body).
-fn password_token(
-    addr: SocketAddr,
-    user_id: &str,
-    password: &str,
-    project_id: &str,
-) -> (u16, String, Value) {
-    let body = json!({"auth": {"identity": {"methods": ["password"],
-        "password": {"user": {"id": user_id, "password": password}}},
-        "scope": {"project": {"id": project_id}}}});
+/// POST /v3/auth/tokens: (status, token, body).
+fn login(addr: SocketAddr, body: Value) -> (u16, String, Value) {
     let r = request(
         addr,
         "POST",
@@ -93,6 +94,21 @@ fn password_token(
         r.status,
         token,
         serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+    )
+}
+
+/// A password login by user id, project-scoped.
+fn password_token(
+    addr: SocketAddr,
+    user_id: &str,
+    password: &str,
+    project_id: &str,
+) -> (u16, String, Value) {
+    login(
+        addr,
+        json!({"auth": {"identity": {"methods": ["password"],
+            "password": {"user": {"id": user_id, "password": password}}},
+            "scope": {"project": {"id": project_id}}}}),
     )
 }
 
@@ -248,18 +264,7 @@ fn openstack_and_swift_clients_work_with_identity() {
     let work = tempfile::tempdir().unwrap();
     std::fs::write(work.path().join("f.txt"), b"keystone object").unwrap();
     let swift = |env: &[(String, String)], args: &[&str]| {
-        let mut c = Command::new(venv_bin("swift"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("OS_") || k.starts_with("ST_") {
-                c.env_remove(k);
-            }
-        }
-        let out = c
-            .args(args)
-            .envs(env.iter().cloned())
-            .current_dir(work.path())
-            .output()
-            .unwrap();
+        let out = run_in("swift", env, args, work.path());
         assert!(
             out.status.success(),
             "swift {args:?}: {}",
@@ -471,21 +476,11 @@ fn identity_alone(extra: &str) -> Alone {
 }
 
 fn admin_login(addr: SocketAddr, password: &str) -> (u16, String, Value) {
-    let body = json!({"auth": {"identity": {"methods": ["password"],
-        "password": {"user": {"name": "admin", "domain": {"name": "Default"}, "password": password}}},
-        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}});
-    let r = request(
+    login(
         addr,
-        "POST",
-        "/v3/auth/tokens",
-        &[("Content-Type", "application/json")],
-        body.to_string().as_bytes(),
-    );
-    let token = r.header("x-subject-token").unwrap_or_default().to_string();
-    (
-        r.status,
-        token,
-        serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+        json!({"auth": {"identity": {"methods": ["password"],
+            "password": {"user": {"name": "admin", "domain": {"name": "Default"}, "password": password}}},
+            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}),
     )
 }
 
