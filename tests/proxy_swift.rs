@@ -319,6 +319,11 @@ fn stratus(args: &[&str]) {
 
 impl Cluster {
     fn start() -> Cluster {
+        Cluster::with_config("")
+    }
+
+    /// `extra` goes into the proxy's config.
+    fn with_config(extra: &str) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let mut nodes = Vec::new();
         for n in 0..3 {
@@ -355,7 +360,7 @@ impl Cluster {
         std::fs::write(
             &config,
             format!(
-                "bind = \"127.0.0.1:{port}\"\nrings = \"{}\"\nconn_timeout_ms = 300\nnode_timeout_ms = 3000\n\n[[users]]\naccount = \"test\"\nuser = \"tester\"\nkey = \"testing\"\nroles = [\".admin\"]\n\n[[users]]\naccount = \"other\"\nuser = \"bob\"\nkey = \"bobkey\"\nroles = [\".admin\"]\n",
+                "bind = \"127.0.0.1:{port}\"\nrings = \"{}\"\nconn_timeout_ms = 300\nnode_timeout_ms = 3000\n{extra}\n[[users]]\naccount = \"test\"\nuser = \"tester\"\nkey = \"testing\"\nroles = [\".admin\"]\n\n[[users]]\naccount = \"other\"\nuser = \"bob\"\nkey = \"bobkey\"\nroles = [\".admin\"]\n",
                 rings.display()
             ),
         )
@@ -582,4 +587,42 @@ fn container_acls_grant_reads_listings_and_writes() {
         .status,
         401
     );
+}
+
+/// A node that accepts connections but never answers costs each request
+/// the node timeout only until it has `error_limit` errors; then the proxy
+/// skips it and reads go straight to the other replicas.
+#[test]
+fn a_hung_node_is_error_limited() {
+    // The cluster's node timeout is 3 s.
+    let c = Cluster::with_config("error_limit = 2\nerror_suppression_secs = 60\n");
+    let p = c.addr;
+    let r = request(
+        p,
+        "GET",
+        "/auth/v1.0",
+        &[("X-Auth-User", "test:tester"), ("X-Auth-Key", "testing")],
+        b"",
+    );
+    let token = r.header("x-auth-token").unwrap().to_string();
+    let h = [("X-Auth-Token", token.as_str())];
+    assert_eq!(request(p, "PUT", "/v1/AUTH_test/c", &h, b"").status, 201);
+    for i in 0..12 {
+        let path = format!("/v1/AUTH_test/c/o{i}");
+        assert_eq!(request(p, "PUT", &path, &h, &bytes(i, 100)).status, 201);
+    }
+    c.nodes[0].freeze(true);
+    let mut slow = 0;
+    for i in 0..12 {
+        let started = Instant::now();
+        let r = request(p, "GET", &format!("/v1/AUTH_test/c/o{i}"), &h, b"");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, bytes(i, 100));
+        if started.elapsed() >= Duration::from_millis(2500) {
+            slow += 1;
+        }
+    }
+    c.nodes[0].freeze(false);
+    // Each timeout is one error; after two the node is skipped.
+    assert!(slow <= 2, "{slow} reads waited for the hung node");
 }

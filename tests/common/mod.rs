@@ -129,6 +129,20 @@ impl StorageNode {
         kb * 1024
     }
 
+    /// SIGSTOP (`true`) or SIGCONT: a node that accepts connections but
+    /// never answers, as a hung process or disk makes it.
+    pub fn freeze(&self, frozen: bool) {
+        if let Some(c) = &self.child {
+            let sig = if frozen { "-STOP" } else { "-CONT" };
+            let ok = Command::new("kill")
+                .args([sig, &c.id().to_string()])
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "kill {sig}");
+        }
+    }
+
     /// kill -9, as a crash or power cut of the process would.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
