@@ -118,6 +118,21 @@ pub fn signature(
     hex::encode(hmac(&key, string_to_sign.as_bytes()))
 }
 
+/// HMAC-SHA256 of `msg` under a derived signing key, hex.
+pub fn sign_with_key(key: &[u8], msg: &str) -> String {
+    hex::encode(hmac(key, msg.as_bytes()))
+}
+
+/// What one chunk of a `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` body signs:
+/// the previous signature (the request's for the first chunk) chains them.
+pub fn chunk_string_to_sign(amz_date: &str, scope: &str, previous: &str, chunk: &[u8]) -> String {
+    format!(
+        "AWS4-HMAC-SHA256-PAYLOAD\n{amz_date}\n{scope}\n{previous}\n{}\n{}",
+        sha256_hex(b""),
+        sha256_hex(chunk)
+    )
+}
+
 /// Signs a request; returns the `Authorization` header value
 /// (`amz_date` is `YYYYMMDDTHHMMSSZ`).
 pub fn authorization(

@@ -18,6 +18,7 @@ mod dlo;
 pub mod errors;
 mod object;
 pub mod quorum;
+pub mod s3;
 pub mod server;
 
 pub use config::ProxyConfig;
