@@ -1,6 +1,9 @@
 //! The S3 API's wire formats, parsed at the edge before anything acts on
-//! them. So far: the `aws-chunked` body encoding with chunk and trailer
-//! signatures ([`chunked`]); the S3 front itself (addressing, SigV4 request
-//! checks, operations, XML errors) is built on it next.
+//! them. So far: SigV4 request signatures in the header or a presigned
+//! query ([`auth`]), the `aws-chunked` body encoding with chunk and trailer
+//! signatures ([`chunked`]) and S3's XML errors ([`errors`]); the S3 front
+//! itself (addressing, operations) is built on them next.
 
+pub mod auth;
 pub mod chunked;
+pub mod errors;
