@@ -123,7 +123,7 @@ pub fn parse(parts: &Parts, now_secs: u64) -> Result<Option<SignedRequest>, S3Er
         let signed = field("SignedHeaders").ok_or_else(bad)?;
         let signature = field("Signature").ok_or_else(bad)?.to_string();
         let amz_date = header(parts, "x-amz-date")
-            .ok_or_else(|| S3Error::access_denied())?
+            .ok_or_else(S3Error::access_denied)?
             .to_string();
         check_time(&amz_date, &date, now_secs, None)?;
         let payload = payload(header(parts, "x-amz-content-sha256"))?;
