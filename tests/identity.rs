@@ -679,4 +679,38 @@ fn ec2_signatures_become_tokens(up: &Up, access: &str, secret: &str, project_id:
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.header("x-subject-token").is_some());
     assert_eq!(post("/v3/ec2tokens", parts("bad")).status, 401);
+
+    // What the S3 API will use: the secret, fetched with the proxy's
+    // service account that `stratus up` made, and the roles it carries.
+    let service_password =
+        std::fs::read_to_string(up.dir.path().join("proxy-service.password")).unwrap();
+    let secrets = stratus_common::token_check::Ec2Secrets::new(
+        &format!("http://{}", up.identity),
+        stratus_common::token_check::ServiceAccount {
+            user: "stratus-proxy".into(),
+            password: service_password.trim().into(),
+            project: "service".into(),
+        },
+        Duration::from_secs(10),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let found = rt.block_on(secrets.lookup(access)).unwrap().unwrap();
+    assert_eq!(
+        (found.secret.as_str(), found.project_id.as_str()),
+        (secret, project_id)
+    );
+    assert!(
+        found.roles.iter().any(|r| r == "member"),
+        "{:?}",
+        found.roles
+    );
+    assert!(rt
+        .block_on(secrets.lookup("no-such-access"))
+        .unwrap()
+        .is_none());
 }

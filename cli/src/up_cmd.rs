@@ -128,6 +128,8 @@ fn ensure_user(dir: &Path) -> Result<User, String> {
 }
 
 const REGION: &str = "RegionOne";
+/// The proxy's service user (project `service`, Default domain).
+const PROXY_SERVICE_USER: &str = "stratus-proxy";
 
 /// Opens the identity records under `dir/identity` and bootstraps them
 /// (idempotent): admin user and project, roles, and the identity and
@@ -156,6 +158,15 @@ fn start_identity(dir: &Path, args: &UpArgs) -> Result<(Arc<Identity>, String), 
         }],
     };
     stratus_identity::bootstrap(&identity, &b).map_err(|e| format!("identity bootstrap: {e}"))?;
+    // The proxy's own account: it reads EC2 credentials for the S3 API.
+    let service_password = ensure_secret(dir, "proxy-service.password")?;
+    stratus_identity::ensure_service_user(
+        &identity,
+        PROXY_SERVICE_USER,
+        &service_password,
+        "service",
+    )
+    .map_err(|e| format!("identity bootstrap: {e}"))?;
     Ok((Arc::new(identity), password))
 }
 

@@ -1,10 +1,12 @@
-//! The token check every Stratus API does, as keystonemiddleware does it:
+//! What the APIs ask the identity service. The token check every Stratus
+//! API does, as keystonemiddleware does it:
 //! `X-Auth-Token` is validated with the identity service
 //! (`GET /v3/auth/tokens`, the token checking itself, which Keystone's
 //! policy allows for the token's own subject), and the answer is cached
 //! until the token expires but at most `recheck` long, so a revoked token
 //! stops working within that bound. Invalid tokens are cached too, so a
-//! client retrying a bad token does not load the identity service.
+//! client retrying a bad token does not load the identity service. And, for
+//! the S3 API, EC2 credentials with their secrets ([`Ec2Secrets`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,30 +39,64 @@ pub enum TokenCheckError {
     Unavailable(String),
 }
 
-#[derive(Debug, Clone)]
-enum Cached {
-    Valid(Arc<TokenInfo>),
-    Invalid,
-}
-
-/// Caches at most this many tokens; beyond it, the expired go first and
+/// Caches at most this many answers; beyond it, the expired go first and
 /// then everything (a flood of distinct tokens cannot grow memory).
 const MAX_CACHED: usize = 10_000;
 
+/// Answers by the SHA-256 of what was asked (a token, an access key),
+/// each until its own deadline; `None` caches a "no".
 #[derive(Debug)]
-pub struct TokenChecker {
-    /// `host:port` of the identity service.
-    addr: String,
-    recheck: Duration,
-    timeout: Duration,
-    pool: ConnPool<Body>,
-    cache: Mutex<HashMap<[u8; 32], (Cached, Instant)>>,
+struct TtlCache<V> {
+    map: Mutex<HashMap<[u8; 32], (Option<Arc<V>>, Instant)>>,
 }
 
-impl TokenChecker {
+impl<V> TtlCache<V> {
+    fn new() -> TtlCache<V> {
+        TtlCache {
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn key(asked: &str) -> [u8; 32] {
+        Sha256::digest(asked.as_bytes()).into()
+    }
+
+    /// Some(answer) if cached and fresh.
+    fn get(&self, asked: &str) -> Option<Option<Arc<V>>> {
+        let map = self.map.lock().ok()?;
+        let (v, until) = map.get(&Self::key(asked))?;
+        (*until > Instant::now()).then(|| v.clone())
+    }
+
+    fn put(&self, asked: &str, v: Option<Arc<V>>, lifetime: Duration) {
+        let now = Instant::now();
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= MAX_CACHED {
+                map.retain(|_, (_, until)| *until > now);
+                if map.len() >= MAX_CACHED {
+                    map.clear();
+                }
+            }
+            map.insert(Self::key(asked), (v, now + lifetime));
+        }
+    }
+}
+
+/// HTTP/1.1 to the identity service over pooled keep-alive connections.
+#[derive(Debug)]
+struct IdentityHttp {
+    /// `host:port` of the identity service.
+    addr: String,
+    timeout: Duration,
+    pool: ConnPool<Body>,
+}
+
+type Answer = (http::StatusCode, http::HeaderMap, bytes::Bytes);
+
+impl IdentityHttp {
     /// `url` is the identity service's base URL (`http://host:port`, with
     /// or without `/v3`).
-    pub fn new(url: &str, recheck: Duration, timeout: Duration) -> Result<TokenChecker, String> {
+    fn new(url: &str, timeout: Duration) -> Result<IdentityHttp, String> {
         let rest = url
             .strip_prefix("http://")
             .ok_or_else(|| format!("identity URL must be http://host:port, not {url}"))?;
@@ -68,62 +104,29 @@ impl TokenChecker {
         if addr.is_empty() {
             return Err(format!("identity URL has no host: {url}"));
         }
-        Ok(TokenChecker {
+        Ok(IdentityHttp {
             addr,
-            recheck,
             timeout,
             pool: ConnPool::new(16),
-            cache: Mutex::new(HashMap::new()),
         })
     }
 
-    /// The token's identity; None if it is not valid (401 for the caller).
-    pub async fn check(&self, token: &str) -> Result<Option<Arc<TokenInfo>>, TokenCheckError> {
-        if token.is_empty() || token.len() > 8192 {
-            return Ok(None);
-        }
-        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let now = Instant::now();
-        if let Ok(cache) = self.cache.lock() {
-            if let Some((c, until)) = cache.get(&key) {
-                if *until > now {
-                    return Ok(match c {
-                        Cached::Valid(i) => Some(i.clone()),
-                        Cached::Invalid => None,
-                    });
-                }
-            }
-        }
-        let (cached, lifetime) = match self.ask(token).await? {
-            Some((info, left)) => (Cached::Valid(Arc::new(info)), left.min(self.recheck)),
-            None => (Cached::Invalid, self.recheck),
-        };
-        if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= MAX_CACHED {
-                cache.retain(|_, (_, until)| *until > now);
-                if cache.len() >= MAX_CACHED {
-                    cache.clear();
-                }
-            }
-            cache.insert(key, (cached.clone(), now + lifetime));
-        }
-        Ok(match cached {
-            Cached::Valid(i) => Some(i),
-            Cached::Invalid => None,
-        })
-    }
-
-    async fn ask(&self, token: &str) -> Result<Option<(TokenInfo, Duration)>, TokenCheckError> {
+    async fn call(
+        &self,
+        method: http::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Body,
+    ) -> Result<Answer, TokenCheckError> {
         let unavailable = |e: &dyn std::fmt::Display| TokenCheckError::Unavailable(e.to_string());
-        let Ok(value) = http::HeaderValue::from_str(token) else {
-            return Ok(None);
-        };
-        let req = http::Request::get("/v3/auth/tokens?nocatalog")
-            .header("host", &self.addr)
-            .header("x-auth-token", value.clone())
-            .header("x-subject-token", value)
-            .body(Body::empty())
-            .map_err(|e| unavailable(&e))?;
+        let mut b = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.addr);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let req = b.body(body).map_err(|e| unavailable(&e))?;
         let work = async {
             let mut sender = match self.pool.take(&self.addr) {
                 Some(s) => s,
@@ -136,18 +139,70 @@ impl TokenChecker {
                 .await
                 .map_err(|e| unavailable(&e))?;
             let status = resp.status();
-            let body = resp
-                .into_body()
+            let (parts, body) = resp.into_parts();
+            let body = body
                 .collect()
                 .await
                 .map_err(|e| unavailable(&e))?
                 .to_bytes();
             self.pool.put(&self.addr, sender);
-            Ok::<_, TokenCheckError>((status, body))
+            Ok::<_, TokenCheckError>((status, parts.headers, body))
         };
-        let (status, body) = tokio::time::timeout(self.timeout, work)
+        tokio::time::timeout(self.timeout, work)
             .await
-            .map_err(|_| unavailable(&"timed out"))??;
+            .map_err(|_| unavailable(&"timed out"))?
+    }
+}
+
+#[derive(Debug)]
+pub struct TokenChecker {
+    http: IdentityHttp,
+    recheck: Duration,
+    cache: TtlCache<TokenInfo>,
+}
+
+impl TokenChecker {
+    /// `url` is the identity service's base URL (`http://host:port`, with
+    /// or without `/v3`).
+    pub fn new(url: &str, recheck: Duration, timeout: Duration) -> Result<TokenChecker, String> {
+        Ok(TokenChecker {
+            http: IdentityHttp::new(url, timeout)?,
+            recheck,
+            cache: TtlCache::new(),
+        })
+    }
+
+    /// The token's identity; None if it is not valid (401 for the caller).
+    pub async fn check(&self, token: &str) -> Result<Option<Arc<TokenInfo>>, TokenCheckError> {
+        if token.is_empty() || token.len() > 8192 {
+            return Ok(None);
+        }
+        if let Some(hit) = self.cache.get(token) {
+            return Ok(hit);
+        }
+        let (answer, lifetime) = match self.ask(token).await? {
+            Some((info, left)) => (Some(Arc::new(info)), left.min(self.recheck)),
+            None => (None, self.recheck),
+        };
+        self.cache.put(token, answer.clone(), lifetime);
+        Ok(answer)
+    }
+
+    async fn ask(&self, token: &str) -> Result<Option<(TokenInfo, Duration)>, TokenCheckError> {
+        if http::HeaderValue::from_str(token).is_err() {
+            return Ok(None);
+        }
+        let h = [("x-auth-token", token), ("x-subject-token", token)];
+        let (status, _, body) = self
+            .http
+            .call(
+                http::Method::GET,
+                "/v3/auth/tokens?nocatalog",
+                &h,
+                Body::empty(),
+            )
+            .await?;
+        let unavailable = |e: &dyn std::fmt::Display| TokenCheckError::Unavailable(e.to_string());
         match status.as_u16() {
             200 => {}
             401 | 403 | 404 => return Ok(None),
@@ -156,6 +211,197 @@ impl TokenChecker {
         let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| unavailable(&e))?;
         Ok(parse_token(&v))
     }
+}
+
+/// An EC2 credential as the S3 API needs it: the secret to check
+/// signatures with, and whom it speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ec2Credential {
+    pub secret: String,
+    pub user_id: String,
+    pub project_id: String,
+    /// Role names on the project, implied roles included.
+    pub roles: Vec<String>,
+}
+
+/// The account a service reads EC2 credentials with (an admin of its
+/// project, in the Default domain).
+#[derive(Debug, Clone)]
+pub struct ServiceAccount {
+    pub user: String,
+    pub password: String,
+    pub project: String,
+}
+
+/// EC2 credentials fetched from the identity service with a service
+/// account and cached for `recheck` (a deleted credential or a removed
+/// role stops working within it), as Swift's s3token does with its secret
+/// cache: the S3 API can then check every signature itself, chunk
+/// signatures of streaming uploads included.
+#[derive(Debug)]
+pub struct Ec2Secrets {
+    http: IdentityHttp,
+    account: ServiceAccount,
+    recheck: Duration,
+    cache: TtlCache<Ec2Credential>,
+    token: Mutex<Option<(String, Instant)>>,
+}
+
+impl Ec2Secrets {
+    pub fn new(
+        url: &str,
+        account: ServiceAccount,
+        recheck: Duration,
+        timeout: Duration,
+    ) -> Result<Ec2Secrets, String> {
+        Ok(Ec2Secrets {
+            http: IdentityHttp::new(url, timeout)?,
+            account,
+            recheck,
+            cache: TtlCache::new(),
+            token: Mutex::new(None),
+        })
+    }
+
+    /// The credential with this access key; None if there is none.
+    pub async fn lookup(
+        &self,
+        access: &str,
+    ) -> Result<Option<Arc<Ec2Credential>>, TokenCheckError> {
+        if access.is_empty() || access.len() > 256 {
+            return Ok(None);
+        }
+        if let Some(hit) = self.cache.get(access) {
+            return Ok(hit);
+        }
+        let answer = match self.fetch(access).await {
+            Err(TokenCheckError::Unavailable(e)) if e == "service token refused" => {
+                // The cached service token expired or was revoked: once more.
+                if let Ok(mut t) = self.token.lock() {
+                    *t = None;
+                }
+                self.fetch(access).await?
+            }
+            other => other?,
+        };
+        let answer = answer.map(Arc::new);
+        self.cache.put(access, answer.clone(), self.recheck);
+        Ok(answer)
+    }
+
+    async fn fetch(&self, access: &str) -> Result<Option<Ec2Credential>, TokenCheckError> {
+        let unavailable = |e: &dyn std::fmt::Display| TokenCheckError::Unavailable(e.to_string());
+        let token = self.service_token().await?;
+        let id = hex_sha256(access);
+        let h = [("x-auth-token", token.as_str())];
+        let (status, _, body) = self
+            .http
+            .call(
+                http::Method::GET,
+                &format!("/v3/credentials/{id}"),
+                &h,
+                Body::empty(),
+            )
+            .await?;
+        match status.as_u16() {
+            200 => {}
+            404 => return Ok(None),
+            401 => return Err(unavailable(&"service token refused")),
+            s => return Err(unavailable(&format!("credential lookup answered {s}"))),
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| unavailable(&e))?;
+        let c = &v["credential"];
+        let blob: serde_json::Value = c["blob"]
+            .as_str()
+            .and_then(|b| serde_json::from_str(b).ok())
+            .unwrap_or_default();
+        let (Some(user_id), Some(project_id), Some(secret)) = (
+            c["user_id"].as_str(),
+            c["project_id"].as_str(),
+            blob["secret"].as_str(),
+        ) else {
+            return Ok(None);
+        };
+        if c["type"] != "ec2" || blob["access"] != access {
+            return Ok(None);
+        }
+        let path = format!(
+            "/v3/role_assignments?effective&include_names&user.id={}&scope.project.id={}",
+            crate::http::encode_path(user_id),
+            crate::http::encode_path(project_id)
+        );
+        let (status, _, body) = self
+            .http
+            .call(http::Method::GET, &path, &h, Body::empty())
+            .await?;
+        if status.as_u16() != 200 {
+            return Err(unavailable(&format!("role lookup answered {status}")));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| unavailable(&e))?;
+        let mut roles: Vec<String> = v["role_assignments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a["role"]["name"].as_str().map(str::to_string))
+            .collect();
+        roles.sort();
+        roles.dedup();
+        Ok(Some(Ec2Credential {
+            secret: secret.to_string(),
+            user_id: user_id.to_string(),
+            project_id: project_id.to_string(),
+            roles,
+        }))
+    }
+
+    /// The service account's token, renewed a minute before it expires.
+    async fn service_token(&self) -> Result<String, TokenCheckError> {
+        if let Ok(t) = self.token.lock() {
+            if let Some((tok, until)) = t.as_ref() {
+                if *until > Instant::now() {
+                    return Ok(tok.clone());
+                }
+            }
+        }
+        let unavailable = |e: &dyn std::fmt::Display| TokenCheckError::Unavailable(e.to_string());
+        let a = &self.account;
+        let body = serde_json::json!({"auth": {"identity": {"methods": ["password"],
+            "password": {"user": {"name": a.user, "domain": {"id": "default"}, "password": a.password}}},
+            "scope": {"project": {"name": a.project, "domain": {"id": "default"}}}}});
+        let (status, headers, answer) = self
+            .http
+            .call(
+                http::Method::POST,
+                "/v3/auth/tokens?nocatalog",
+                &[("content-type", "application/json")],
+                Body::full(bytes::Bytes::from(body.to_string())),
+            )
+            .await?;
+        if status.as_u16() != 201 {
+            return Err(unavailable(&format!(
+                "service account login answered {status}"
+            )));
+        }
+        let token = headers
+            .get("x-subject-token")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| unavailable(&"no X-Subject-Token"))?
+            .to_string();
+        let v: serde_json::Value = serde_json::from_slice(&answer).map_err(|e| unavailable(&e))?;
+        let left = parse_token(&v).map_or(Duration::ZERO, |(_, l)| l);
+        let until = Instant::now() + left.saturating_sub(Duration::from_secs(60));
+        if let Ok(mut t) = self.token.lock() {
+            *t = Some((token.clone(), until));
+        }
+        Ok(token)
+    }
+}
+
+fn hex_sha256(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The identity and remaining lifetime in a Keystone token body.

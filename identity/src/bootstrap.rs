@@ -5,7 +5,8 @@
 
 use crate::error::Result;
 use crate::model::{
-    ActorKind, Assignment, Domain, Endpoint, Project, Region, Role, Service, Target, User,
+    ActorKind, Assignment, Credential, Domain, Endpoint, Project, Region, Role, Service, Target,
+    User,
 };
 use crate::{new_id, Identity};
 
@@ -182,4 +183,165 @@ pub fn bootstrap(id: &Identity, b: &Bootstrap) -> Result<()> {
         ensure_service(id, &b.region_id, s)?;
     }
     Ok(())
+}
+
+fn ensure_project(id: &Identity, name: &str) -> Result<Project> {
+    if let Some(p) = id.store.find_by_name::<Project>(DEFAULT_DOMAIN_ID, name)? {
+        return Ok(p);
+    }
+    let p = Project {
+        id: new_id(),
+        name: name.into(),
+        domain_id: DEFAULT_DOMAIN_ID.into(),
+        parent_id: DEFAULT_DOMAIN_ID.into(),
+        description: String::new(),
+        enabled: true,
+        tags: vec![],
+        extra: Default::default(),
+    };
+    id.store.create(&p)?;
+    Ok(p)
+}
+
+/// A service's own user (Default domain) with the admin and service roles
+/// on `project`, as OpenStack deployments give their services; the
+/// password is (re)set to `password`. Call after [`bootstrap`].
+pub fn ensure_service_user(id: &Identity, name: &str, password: &str, project: &str) -> Result<()> {
+    let project = ensure_project(id, project)?;
+    let hash = || crate::password::hash(password).map_err(crate::error::Error::Internal);
+    let user = match id.store.find_by_name::<User>(DEFAULT_DOMAIN_ID, name)? {
+        Some(u) => {
+            let same = u
+                .password_hash
+                .as_deref()
+                .is_some_and(|h| crate::password::verify(password, h));
+            if !same {
+                let mut v = u.clone();
+                v.password_hash = Some(hash()?);
+                id.store.update(&u, &v)?;
+            }
+            u
+        }
+        None => {
+            let u = User {
+                id: new_id(),
+                name: name.into(),
+                domain_id: DEFAULT_DOMAIN_ID.into(),
+                enabled: true,
+                password_hash: Some(hash()?),
+                default_project_id: Some(project.id.clone()),
+                extra: Default::default(),
+            };
+            id.store.create(&u)?;
+            u
+        }
+    };
+    for role in ["admin", "service"] {
+        let r = ensure_role(id, role)?;
+        id.store.grant(&Assignment {
+            actor: ActorKind::User,
+            actor_id: user.id.clone(),
+            target: Target::Project(project.id.clone()),
+            role_id: r.id,
+        })?;
+    }
+    Ok(())
+}
+
+/// An EC2 credential of `user` on `project` (both in the Default domain):
+/// the first existing one, else a new one. Returns (access, secret).
+pub fn ensure_ec2_credential(id: &Identity, user: &str, project: &str) -> Result<(String, String)> {
+    let not_found = |kind, n: &str| crate::error::Error::not_found(kind, n);
+    let u = id
+        .store
+        .find_by_name::<User>(DEFAULT_DOMAIN_ID, user)?
+        .ok_or_else(|| not_found("user", user))?;
+    let p = id
+        .store
+        .find_by_name::<Project>(DEFAULT_DOMAIN_ID, project)?
+        .ok_or_else(|| not_found("project", project))?;
+    let pair = |c: &Credential| {
+        let v: serde_json::Value = serde_json::from_str(&c.blob).ok()?;
+        Some((
+            v["access"].as_str()?.to_string(),
+            v["secret"].as_str()?.to_string(),
+        ))
+    };
+    let existing = id.store.list::<Credential>()?.into_iter().find(|c| {
+        c.kind == "ec2" && c.user_id == u.id && c.project_id.as_deref() == Some(p.id.as_str())
+    });
+    if let Some(found) = existing.as_ref().and_then(pair) {
+        return Ok(found);
+    }
+    let (access, secret) = (new_id(), new_id());
+    let c = Credential {
+        id: crate::api::ec2_credential_id(&access),
+        user_id: u.id,
+        project_id: Some(p.id),
+        kind: "ec2".into(),
+        blob: serde_json::json!({"access": access, "secret": secret, "trust_id": null}).to_string(),
+    };
+    id.store.create(&c)?;
+    Ok((access, secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn bootstrap_service_user_and_ec2_are_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::token::Keys::setup(dir.path()).unwrap();
+        let keys = crate::token::Keys::load(dir.path()).unwrap();
+        let kv = Arc::new(stratus_common::kv::MemKv::default());
+        let id = Identity::with_store(crate::IdentityConfig::default(), kv, keys);
+        let b = Bootstrap {
+            admin_username: "admin".into(),
+            admin_password: "pw".into(),
+            project_name: "admin".into(),
+            region_id: "RegionOne".into(),
+            identity_url: Some("http://h:5000/v3".into()),
+            services: vec![],
+        };
+        for _ in 0..2 {
+            bootstrap(&id, &b).unwrap();
+            ensure_service_user(&id, "svc", "spw", "service").unwrap();
+        }
+        assert_eq!(id.store.list::<User>().unwrap().len(), 2);
+        assert_eq!(id.store.list::<Endpoint>().unwrap().len(), 3);
+        let svc: User = id
+            .store
+            .find_by_name(DEFAULT_DOMAIN_ID, "svc")
+            .unwrap()
+            .unwrap();
+        let p: Project = id
+            .store
+            .find_by_name(DEFAULT_DOMAIN_ID, "service")
+            .unwrap()
+            .unwrap();
+        let roles: Vec<String> = id
+            .roles_on(&svc.id, &Target::Project(p.id))
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(roles, vec!["admin", "member", "reader", "service"]);
+        let first = ensure_ec2_credential(&id, "admin", "admin").unwrap();
+        assert_eq!(ensure_ec2_credential(&id, "admin", "admin").unwrap(), first);
+        assert!(ensure_ec2_credential(&id, "nobody", "admin").is_err());
+        // The endpoint follows a moved service.
+        let moved = Bootstrap {
+            identity_url: Some("http://h:5001/v3".into()),
+            ..b
+        };
+        bootstrap(&id, &moved).unwrap();
+        assert!(id
+            .store
+            .list::<Endpoint>()
+            .unwrap()
+            .iter()
+            .all(|e| e.url == "http://h:5001/v3"));
+    }
 }

@@ -19,7 +19,9 @@ pub mod token;
 
 use std::sync::Arc;
 
-pub use bootstrap::{bootstrap, Bootstrap, ServiceEndpoint};
+pub use bootstrap::{
+    bootstrap, ensure_ec2_credential, ensure_service_user, Bootstrap, ServiceEndpoint,
+};
 pub use config::IdentityConfig;
 use stratus_common::kv::{KvStore, RocksKv};
 

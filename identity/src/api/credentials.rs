@@ -30,7 +30,7 @@ pub fn route_unauthenticated(id: &Identity, req: &Req, segs: &[&str]) -> Result<
 }
 
 /// An EC2 credential's id is the SHA-256 of its access key, as in Keystone.
-fn ec2_id(access: &str) -> String {
+pub fn ec2_id(access: &str) -> String {
     hex::encode(Sha256::digest(access.as_bytes()))
 }
 

@@ -27,6 +27,8 @@ use crate::model::Record;
 use crate::policy::Action;
 use crate::Identity;
 
+pub use credentials::ec2_id as ec2_credential_id;
+
 pub type Response = http::Response<Body>;
 
 /// A parsed request: path segments after `/v3`, query, headers, body.
