@@ -47,8 +47,11 @@ const MAX_CACHED: usize = 10_000;
 /// each until its own deadline; `None` caches a "no".
 #[derive(Debug)]
 struct TtlCache<V> {
-    map: Mutex<HashMap<[u8; 32], (Option<Arc<V>>, Instant)>>,
+    map: Mutex<HashMap<[u8; 32], Entry<V>>>,
 }
+
+/// An answer (None: "no") and until when it holds.
+type Entry<V> = (Option<Arc<V>>, Instant);
 
 impl<V> TtlCache<V> {
     fn new() -> TtlCache<V> {
