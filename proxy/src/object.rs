@@ -371,13 +371,45 @@ async fn copy(
 }
 
 /// Streams `body` to every replica of `path` and answers after a quorum.
-async fn upload(
+/// Where an upload's bytes come from: the client's body as it arrives,
+/// or one decoded on the way (S3's aws-chunked).
+pub trait UploadSource: Send {
+    /// The next piece; None at the end; Err(status) if the client failed.
+    fn next_chunk(
+        &mut self,
+    ) -> impl std::future::Future<Output = Option<Result<bytes::Bytes, StatusCode>>> + Send;
+}
+
+impl UploadSource for Incoming {
+    async fn next_chunk(&mut self) -> Option<Result<bytes::Bytes, StatusCode>> {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(60), self.frame()).await {
+                Err(_) => return Some(Err(StatusCode::REQUEST_TIMEOUT)),
+                Ok(None) => return None,
+                // 499: the client went away mid-body.
+                Ok(Some(Err(_))) => {
+                    return Some(Err(
+                        StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST)
+                    ))
+                }
+                Ok(Some(Ok(f))) => {
+                    if let Ok(data) = f.into_data() {
+                        return Some(Ok(data));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Streams `body` to every replica at once and answers after a quorum.
+pub(crate) async fn upload(
     proxy: &Proxy,
     placement: &Placement,
     path: &str,
     names: (&str, &str),
     headers: &HeaderMap,
-    body: &mut Incoming,
+    body: &mut impl UploadSource,
 ) -> Response {
     let (account, container) = names;
     // Connect to every replica first, a handoff standing in for a primary
@@ -421,16 +453,10 @@ async fn upload(
     let responses = futures_util::future::join_all(pending);
     let pump = async move {
         let result = loop {
-            let frame = match tokio::time::timeout(Duration::from_secs(60), body.frame()).await {
-                Err(_) => break Err(StatusCode::REQUEST_TIMEOUT),
-                Ok(None) => break Ok(()),
-                Ok(Some(Err(_))) => {
-                    break Err(StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST))
-                }
-                Ok(Some(Ok(f))) => f,
-            };
-            let Ok(chunk) = frame.into_data() else {
-                continue;
+            let chunk = match body.next_chunk().await {
+                None => break Ok(()),
+                Some(Err(status)) => break Err(status),
+                Some(Ok(chunk)) => chunk,
             };
             // A replica that stopped reading is dropped; the rest go on.
             let mut alive = Vec::with_capacity(streams.len());
