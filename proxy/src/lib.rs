@@ -16,7 +16,7 @@ mod cors;
 pub mod db;
 mod dlo;
 pub mod errors;
-mod object;
+pub mod object;
 pub mod quorum;
 pub mod s3;
 pub mod server;
