@@ -12,7 +12,9 @@ use crate::backend::{Call, Kind, Placement};
 use crate::errors::{empty, error, Response};
 use crate::object::{now_timestamp, relay};
 use crate::quorum::{best_status, fanout};
-use crate::server::{Proxy, Request};
+use http::request::Parts;
+
+use crate::server::Proxy;
 
 /// How long a container seen to exist is trusted without asking again.
 const CONTAINER_CACHE: Duration = Duration::from_secs(5);
@@ -64,11 +66,11 @@ async fn read(
     proxy: &Proxy,
     placement: &Placement,
     path: &str,
-    req: &Request,
+    req: &Parts,
 ) -> Result<Response, StatusCode> {
     let backend = &proxy.backend;
     let mut headers = HeaderMap::new();
-    if let Some(a) = req.headers().get("accept") {
+    if let Some(a) = req.headers.get("accept") {
         headers.insert("accept", a.clone());
     }
     let mut not_found = false;
@@ -80,10 +82,10 @@ async fn read(
             .request(
                 node,
                 Call {
-                    method: req.method().clone(),
+                    method: req.method.clone(),
                     partition: placement.partition,
                     path,
-                    query: req.uri().query(),
+                    query: req.uri.query(),
                     headers: &headers,
                 },
                 Body::empty(),
@@ -108,9 +110,9 @@ async fn read(
     })
 }
 
-pub async fn container(proxy: &Proxy, account: &str, container: &str, req: Request) -> Response {
+pub async fn container(proxy: &Proxy, account: &str, container: &str, req: &Parts) -> Response {
     let path = format!("/{account}/{container}");
-    if req.method() != Method::GET && req.method() != Method::HEAD {
+    if req.method != Method::GET && req.method != Method::HEAD {
         // Its ACLs or its existence may change: forget what was cached.
         if let Ok(mut c) = proxy.containers.lock() {
             c.remove(&path);
@@ -136,15 +138,15 @@ pub async fn container(proxy: &Proxy, account: &str, container: &str, req: Reque
         }
     };
     let n = placement.primaries.len();
-    match *req.method() {
-        Method::GET | Method::HEAD => read(proxy, &placement, &path, &req)
+    match req.method {
+        Method::GET | Method::HEAD => read(proxy, &placement, &path, req)
             .await
             .unwrap_or_else(error),
         Method::PUT => {
             if !ensure_account(proxy, account).await {
                 return error(StatusCode::SERVICE_UNAVAILABLE);
             }
-            let base = meta_headers(req.headers(), Kind::Container);
+            let base = meta_headers(&req.headers, Kind::Container);
             let answers = fanout(&proxy.backend, &placement, Method::PUT, &path, None, |i| {
                 let mut h = base.clone();
                 account_headers(i, &mut h);
@@ -154,7 +156,7 @@ pub async fn container(proxy: &Proxy, account: &str, container: &str, req: Reque
             answer(best_status(&answers, n))
         }
         Method::POST => {
-            let base = meta_headers(req.headers(), Kind::Container);
+            let base = meta_headers(&req.headers, Kind::Container);
             let answers = fanout(
                 &proxy.backend,
                 &placement,
@@ -167,7 +169,7 @@ pub async fn container(proxy: &Proxy, account: &str, container: &str, req: Reque
             answer(best_status(&answers, n))
         }
         Method::DELETE => {
-            let base = meta_headers(req.headers(), Kind::Container);
+            let base = meta_headers(&req.headers, Kind::Container);
             let answers = fanout(
                 &proxy.backend,
                 &placement,
@@ -331,24 +333,24 @@ pub async fn container_exists(proxy: &Proxy, account: &str, container: &str) -> 
     container_info(proxy, account, container).await.is_some()
 }
 
-pub async fn account(proxy: &Proxy, account: &str, req: Request) -> Response {
+pub async fn account(proxy: &Proxy, account: &str, req: &Parts) -> Response {
     let path = format!("/{account}");
     let placement = proxy
         .backend
         .place(Kind::Account, RingPath::Account(account));
-    match *req.method() {
-        Method::GET | Method::HEAD => match read(proxy, &placement, &path, &req).await {
+    match req.method {
+        Method::GET | Method::HEAD => match read(proxy, &placement, &path, req).await {
             Ok(r) => r,
             // An account nobody wrote to yet looks empty, as with Swift's
             // account_autocreate.
-            Err(StatusCode::NOT_FOUND) => empty_account(&req),
+            Err(StatusCode::NOT_FOUND) => empty_account(req),
             Err(s) => error(s),
         },
         Method::POST => {
             if !ensure_account(proxy, account).await {
                 return error(StatusCode::SERVICE_UNAVAILABLE);
             }
-            let base = meta_headers(req.headers(), Kind::Account);
+            let base = meta_headers(&req.headers, Kind::Account);
             let answers = fanout(
                 &proxy.backend,
                 &placement,
@@ -364,18 +366,18 @@ pub async fn account(proxy: &Proxy, account: &str, req: Request) -> Response {
     }
 }
 
-fn empty_account(req: &Request) -> Response {
+fn empty_account(req: &Parts) -> Response {
     let json = req
-        .uri()
+        .uri
         .query()
         .is_some_and(|q| q.split('&').any(|p| p == "format=json"))
         || req
-            .headers()
+            .headers
             .get("accept")
             .and_then(|a| a.to_str().ok())
             .is_some_and(|a| a.contains("application/json"));
     let mut r = empty(StatusCode::NO_CONTENT);
-    if json && req.method() == Method::GET {
+    if json && req.method == Method::GET {
         *r.status_mut() = StatusCode::OK;
         *r.body_mut() = Body::full(Bytes::from_static(b"[]"));
         r.headers_mut().insert(

@@ -109,10 +109,10 @@ pub async fn handle(
     let placement = proxy
         .backend
         .place(Kind::Object, RingPath::Object(account, container, object));
-    match *req.method() {
-        Method::GET | Method::HEAD => get(proxy, &placement, &path, account, req).await,
+    let (parts, body) = req.into_parts();
+    match parts.method {
+        Method::GET | Method::HEAD => get(proxy, &placement, &path, account, &parts).await,
         Method::PUT => {
-            let (parts, body) = req.into_parts();
             put(
                 proxy,
                 &placement,
@@ -123,9 +123,11 @@ pub async fn handle(
             )
             .await
         }
-        _ if req.method().as_str() == "COPY" => copy(proxy, account, container, object, req).await,
+        _ if parts.method.as_str() == "COPY" => {
+            copy(proxy, account, container, object, parts, body).await
+        }
         Method::DELETE | Method::POST => {
-            write_meta(proxy, &placement, &path, (account, container), req).await
+            write_meta(proxy, &placement, &path, (account, container), &parts).await
         }
         _ => error(StatusCode::METHOD_NOT_ALLOWED),
     }
@@ -332,9 +334,9 @@ async fn copy(
     account: &str,
     container: &str,
     object: &str,
-    req: Request,
+    mut parts: http::request::Parts,
+    body: Incoming,
 ) -> Response {
-    let (mut parts, body) = req.into_parts();
     drop(body);
     let Some(dest) = header(&parts.headers, "destination").map(str::to_string) else {
         return explain(
@@ -526,20 +528,20 @@ pub(crate) async fn upload(
     r
 }
 
-async fn get(
+pub(crate) async fn get(
     proxy: &Arc<Proxy>,
     placement: &Placement,
     path: &str,
     account: &str,
-    req: Request,
+    req: &http::request::Parts,
 ) -> Response {
-    let headers = base_headers(req.headers());
-    let resp = match fetch(proxy, placement, path, &headers, req.method().clone()).await {
+    let headers = base_headers(&req.headers);
+    let resp = match fetch(proxy, placement, path, &headers, req.method.clone()).await {
         Ok(resp) => resp,
         Err(status) => return error(status),
     };
     let manifest_itself = req
-        .uri()
+        .uri
         .query()
         .is_some_and(|q| q.split('&').any(|p| p == "multipart-manifest=get"));
     let manifest = header(resp.headers(), "x-object-manifest").map(str::to_string);
@@ -551,15 +553,7 @@ async fn get(
         {
             let head = resp.headers().clone();
             drop(resp);
-            crate::dlo::serve(
-                proxy.clone(),
-                account,
-                &m,
-                req.method(),
-                req.headers(),
-                &head,
-            )
-            .await
+            crate::dlo::serve(proxy.clone(), account, &m, &req.method, &req.headers, &head).await
         }
         _ => relay(resp, proxy.backend.node_timeout),
     }
@@ -682,18 +676,18 @@ pub fn relay(resp: http::Response<Incoming>, timeout: Duration) -> Response {
     r
 }
 
-async fn write_meta(
+pub(crate) async fn write_meta(
     proxy: &Proxy,
     placement: &Placement,
     path: &str,
     names: (&str, &str),
-    req: Request,
+    req: &http::request::Parts,
 ) -> Response {
     let (account, container) = names;
-    let method = req.method().clone();
-    let mut headers = base_headers(req.headers());
+    let method = req.method.clone();
+    let mut headers = base_headers(&req.headers);
     if method == Method::POST {
-        match delete_at(req.headers()) {
+        match delete_at(&req.headers) {
             Ok(Some(at)) => set(&mut headers, "x-delete-at", &at),
             Ok(None) => {}
             Err(r) => return r,

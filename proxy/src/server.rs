@@ -269,9 +269,13 @@ async fn route(proxy: &Arc<Proxy>, req: Request) -> Response {
             object,
         } => object::handle(proxy, &account, &container, &object, req).await,
         Target::Container { account, container } => {
-            db::container(proxy, &account, &container, req).await
+            let (parts, _) = req.into_parts();
+            db::container(proxy, &account, &container, &parts).await
         }
-        Target::Account { account } => db::account(proxy, &account, req).await,
+        Target::Account { account } => {
+            let (parts, _) = req.into_parts();
+            db::account(proxy, &account, &parts).await
+        }
     };
     if let (Some(info), Some(origin)) = (&info, &origin) {
         crate::cors::decorate(&mut resp, info, origin);
