@@ -10,7 +10,7 @@ use std::sync::Arc;
 use clap::Args;
 use stratus_common::fs::{write_atomic, write_secret};
 use stratus_identity::{Bootstrap, Identity, IdentityConfig, ServiceEndpoint};
-use stratus_proxy::config::User;
+use stratus_proxy::config::{ServiceAccountConfig, User};
 use stratus_proxy::ProxyConfig;
 use stratus_ring::{NewDevice, RebalanceOptions, RingBuilder};
 use stratus_storage::device::Devices;
@@ -134,7 +134,16 @@ const PROXY_SERVICE_USER: &str = "stratus-proxy";
 /// Opens the identity records under `dir/identity` and bootstraps them
 /// (idempotent): admin user and project, roles, and the identity and
 /// object-store endpoints at the current ports.
-fn start_identity(dir: &Path, args: &UpArgs) -> Result<(Arc<Identity>, String), String> {
+/// What `stratus up` made in identity for the other services and users.
+struct IdentitySetup {
+    identity: Arc<Identity>,
+    admin_password: String,
+    service_password: String,
+    /// The admin's EC2 credential (access, secret), for S3 clients.
+    ec2: (String, String),
+}
+
+fn start_identity(dir: &Path, args: &UpArgs) -> Result<IdentitySetup, String> {
     let password = ensure_secret(dir, "admin.password")?;
     let config = IdentityConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], args.identity_port)),
@@ -167,7 +176,14 @@ fn start_identity(dir: &Path, args: &UpArgs) -> Result<(Arc<Identity>, String), 
         "service",
     )
     .map_err(|e| format!("identity bootstrap: {e}"))?;
-    Ok((Arc::new(identity), password))
+    let ec2 = stratus_identity::ensure_ec2_credential(&identity, "admin", "admin")
+        .map_err(|e| format!("identity bootstrap: {e}"))?;
+    Ok(IdentitySetup {
+        identity: Arc::new(identity),
+        admin_password: password,
+        service_password,
+        ec2,
+    })
 }
 
 async fn bind(port: u16, what: &str) -> Result<TcpListener, String> {
@@ -197,7 +213,7 @@ async fn up(dir: &Path, args: &UpArgs) -> Result<(), String> {
     let rings = dir.join("rings");
     ensure_rings(&rings, args.storage_port)?;
     let user = ensure_user(dir)?;
-    let (identity, admin_password) = start_identity(dir, args)?;
+    let setup = start_identity(dir, args)?;
     // Bind everything first, so a port in use is reported before anything runs.
     let identity_listener = bind(args.identity_port, "identity").await?;
     let proxy_listener = bind(args.proxy_port, "proxy").await?;
@@ -237,6 +253,11 @@ async fn up(dir: &Path, args: &UpArgs) -> Result<(), String> {
         rings,
         users: vec![user.clone()],
         identity_url: Some(format!("http://127.0.0.1:{}", args.identity_port)),
+        identity_service: Some(ServiceAccountConfig {
+            user: PROXY_SERVICE_USER.into(),
+            password: setup.service_password.clone(),
+            project: "service".into(),
+        }),
         ..ProxyConfig::default()
     };
     let proxy = Arc::new(stratus_proxy::Proxy::new(proxy_config).map_err(|e| e.to_string())?);
@@ -248,8 +269,15 @@ async fn up(dir: &Path, args: &UpArgs) -> Result<(), String> {
          export OS_AUTH_URL=http://127.0.0.1:{}/v3\n\
          export OS_USERNAME=admin\nexport OS_PASSWORD={admin_password}\n\
          export OS_PROJECT_NAME=admin\nexport OS_USER_DOMAIN_NAME=Default\n\
-         export OS_PROJECT_DOMAIN_NAME=Default\nexport OS_REGION_NAME={REGION}\n",
-        user.key, args.identity_port
+         export OS_PROJECT_DOMAIN_NAME=Default\nexport OS_REGION_NAME={REGION}\n\
+         export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\n\
+         export AWS_ENDPOINT_URL=http://127.0.0.1:{}\nexport AWS_DEFAULT_REGION=us-east-1\n",
+        user.key,
+        args.identity_port,
+        setup.ec2.0,
+        setup.ec2.1,
+        args.proxy_port,
+        admin_password = setup.admin_password,
     );
     let env_path = dir.join("stratus.env");
     write_secret(&env_path, env.as_bytes()).map_err(|e| format!("{}: {e}", env_path.display()))?;
@@ -259,11 +287,15 @@ async fn up(dir: &Path, args: &UpArgs) -> Result<(), String> {
         tasks.spawn(async move { stratus_storage::http::start(node, listeners).await });
     }
     tasks.spawn(stratus_proxy::serve(proxy_listener, proxy));
-    tasks.spawn(stratus_identity::api::serve(identity_listener, identity));
+    tasks.spawn(stratus_identity::api::serve(
+        identity_listener,
+        setup.identity,
+    ));
     eprintln!(
-        "Stratus is up: Swift API on http://127.0.0.1:{}/v1 (auth {auth}), \
+        "Stratus is up: Swift API on http://127.0.0.1:{}/v1 (auth {auth}) and S3 on the same port, \
          identity (Keystone v3) on http://127.0.0.1:{}/v3, data in {}.\n\
-         Use it:  source {}; swift stat; swift upload mycontainer somefile; openstack token issue\n\
+         Use it:  source {}; swift stat; swift upload mycontainer somefile; openstack token issue; \
+         aws s3 ls\n\
          Ctrl-C stops it; running `stratus up` again keeps all data.",
         args.proxy_port,
         args.identity_port,

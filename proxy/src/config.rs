@@ -35,6 +35,18 @@ pub struct ProxyConfig {
     /// A cached token is checked again with the identity service after
     /// this long (a revoked token works at most this much longer).
     pub token_recheck_secs: u64,
+    /// The proxy's own identity account, with which it reads EC2
+    /// credentials to check S3 signatures; None: no S3 API.
+    pub identity_service: Option<ServiceAccountConfig>,
+}
+
+/// A Default-domain user with the admin role on `project`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceAccountConfig {
+    pub user: String,
+    pub password: String,
+    pub project: String,
 }
 
 /// A v1.0 auth user: `account:user` with a key and roles (`.admin` owns
@@ -65,6 +77,7 @@ impl Default for ProxyConfig {
             reader_roles: vec!["reader".into()],
             reseller_admin_role: "ResellerAdmin".into(),
             token_recheck_secs: 10,
+            identity_service: None,
         }
     }
 }

@@ -12,7 +12,7 @@ use stratus_common::body::Body;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
-use stratus_common::token_check::TokenChecker;
+use stratus_common::token_check::{Ec2Secrets, ServiceAccount, TokenChecker};
 
 use crate::auth::{Auth, Identity, KeystoneRoles, RESELLER_PREFIX};
 use crate::backend::Backend;
@@ -34,6 +34,8 @@ pub struct Proxy {
     pub auth: Auth,
     /// Checks Keystone tokens, when an identity service is configured.
     pub keystone: Option<(TokenChecker, KeystoneRoles)>,
+    /// EC2 credentials for the S3 API, when a service account is configured.
+    pub s3: Option<Ec2Secrets>,
     /// Containers recently seen to exist (`/account/container` → when).
     pub containers: std::sync::Mutex<
         std::collections::HashMap<String, (std::time::Instant, db::ContainerInfo)>,
@@ -177,11 +179,28 @@ impl Proxy {
                 Some((checker, roles))
             }
         };
+        let s3 = match (&config.identity_url, &config.identity_service) {
+            (Some(url), Some(a)) => Some(
+                Ec2Secrets::new(
+                    url,
+                    ServiceAccount {
+                        user: a.user.clone(),
+                        password: a.password.clone(),
+                        project: a.project.clone(),
+                    },
+                    Duration::from_secs(config.token_recheck_secs),
+                    Duration::from_millis(config.node_timeout_ms),
+                )
+                .map_err(std::io::Error::other)?,
+            ),
+            _ => None,
+        };
         Ok(Proxy {
             config,
             backend,
             auth,
             keystone,
+            s3,
             containers: Default::default(),
         })
     }
@@ -196,7 +215,7 @@ async fn handle(proxy: Arc<Proxy>, req: Request, peer: SocketAddr) -> Response {
     let txn = trans_id();
     let span = tracing::info_span!("request", %txn, method = %req.method(), path = %req.uri().path(), %peer);
     let mut resp = async {
-        let resp = route(&proxy, req).await;
+        let resp = route(&proxy, req, &txn).await;
         tracing::info!(status = resp.status().as_u16(), "done");
         resp
     }
@@ -214,7 +233,7 @@ pub const MAX_HEADER_SIZE: usize = 8192;
 /// More headers than this is not a client we serve.
 const MAX_HEADER_COUNT: usize = 256;
 
-async fn route(proxy: &Arc<Proxy>, req: Request) -> Response {
+async fn route(proxy: &Arc<Proxy>, req: Request, txn: &str) -> Response {
     if req.headers().len() > MAX_HEADER_COUNT {
         return explain(StatusCode::BAD_REQUEST, "Too many headers");
     }
@@ -224,6 +243,9 @@ async fn route(proxy: &Arc<Proxy>, req: Request) -> Response {
         .any(|(k, v)| k.as_str().len() + v.len() + 2 > MAX_HEADER_SIZE)
     {
         return explain(StatusCode::BAD_REQUEST, "Header line too long");
+    }
+    if proxy.s3.is_some() && crate::s3::is_s3_path(req.uri().path()) {
+        return crate::s3::handle(proxy, req, txn).await;
     }
     match req.uri().path() {
         "/healthcheck" => return text(StatusCode::OK, "OK"),

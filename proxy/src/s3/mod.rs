@@ -1,11 +1,399 @@
-//! The S3 API's wire formats, parsed at the edge before anything acts on
-//! them. So far: SigV4 request signatures in the header or a presigned
-//! query ([`auth`]), the `aws-chunked` body encoding with chunk and trailer
-//! signatures ([`chunked`]), request bodies checked on their way to the
-//! replicas ([`body`]) and S3's XML errors ([`errors`]); the S3 front itself
-//! (addressing, operations) is built on them next.
+//! The Amazon S3 API, on the proxy's port beside Swift (any path outside
+//! Swift's `/v1/`, `/auth/`, `/info` and `/healthcheck` is S3), over the
+//! same objects: a bucket is a container of the account of the project
+//! that owns the EC2 credential (`AUTH_<project id>`), so what `aws s3 cp`
+//! writes, `swift download` reads.
+//!
+//! Requests are parsed at the edge — signature ([`auth`]), body
+//! ([`chunked`], [`body`]), addressing and operation ([`Op`]) — and errors
+//! are S3's XML ([`errors`]). Path-style addressing; SigV4 in the header or
+//! a presigned query, secrets from the identity service.
 
 pub mod auth;
 pub mod body;
+mod bucket;
 pub mod chunked;
 pub mod errors;
+mod object;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::{HeaderValue, Method};
+use stratus_common::body::Body;
+
+use self::auth::SignedRequest;
+use self::errors::S3Error;
+use crate::auth::RESELLER_PREFIX;
+use crate::server::{Proxy, Request};
+
+pub type Response = http::Response<Body>;
+
+/// Whether a path belongs to the S3 API rather than to Swift's.
+pub fn is_s3_path(path: &str) -> bool {
+    !(path.starts_with("/v1/")
+        || path == "/v1"
+        || path.starts_with("/auth/")
+        || path == "/info"
+        || path == "/healthcheck")
+}
+
+/// The caller, once its signature checked out.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// `AUTH_<project id>`: where its buckets are.
+    pub account: String,
+    pub project_id: String,
+    /// May write (an operator role on the project).
+    pub owner: bool,
+    pub signed: SignedRequest,
+    pub secret: String,
+}
+
+/// What a request asks for, by method, path and query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    ListBuckets,
+    CreateBucket {
+        bucket: String,
+    },
+    HeadBucket {
+        bucket: String,
+    },
+    DeleteBucket {
+        bucket: String,
+    },
+    GetBucketLocation {
+        bucket: String,
+    },
+    ListObjects {
+        bucket: String,
+        v2: bool,
+    },
+    PutObject {
+        bucket: String,
+        key: String,
+    },
+    GetObject {
+        bucket: String,
+        key: String,
+        head: bool,
+    },
+    DeleteObject {
+        bucket: String,
+        key: String,
+    },
+}
+
+fn decode(s: &str) -> Result<String, S3Error> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| S3Error::new("InvalidURI", "Couldn't parse the specified URI."))
+}
+
+/// S3's bucket naming rules (3–63 of a–z, 0–9, `.`, `-`; letters or
+/// digits at both ends).
+pub fn valid_bucket(b: &str) -> bool {
+    (3..=63).contains(&b.len())
+        && b.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
+        && b.bytes().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && b.bytes().last().is_some_and(|c| c.is_ascii_alphanumeric())
+        && !b.contains("..")
+}
+
+impl Op {
+    /// Parses a path-style request into an operation.
+    pub fn parse(method: &Method, path: &str, query: &[(String, String)]) -> Result<Op, S3Error> {
+        let has = |k: &str| query.iter().any(|(n, _)| n == k);
+        let rest = path.strip_prefix('/').unwrap_or(path);
+        let (bucket, key) = match rest.split_once('/') {
+            Some((b, k)) => (decode(b)?, decode(k)?),
+            None => (decode(rest)?, String::new()),
+        };
+        let unsupported =
+            || S3Error::new("NotImplemented", "This operation is not implemented yet.");
+        if bucket.is_empty() {
+            return match *method {
+                Method::GET => Ok(Op::ListBuckets),
+                _ => Err(S3Error::new(
+                    "MethodNotAllowed",
+                    "The specified method is not allowed against this resource.",
+                )),
+            };
+        }
+        if !valid_bucket(&bucket) {
+            return Err(S3Error::new(
+                "InvalidBucketName",
+                "The specified bucket is not valid.",
+            ));
+        }
+        // Sub-resources not served yet (versioning, tagging, ACLs, …).
+        const KNOWN: &[&str] = &[
+            "list-type",
+            "prefix",
+            "delimiter",
+            "marker",
+            "max-keys",
+            "continuation-token",
+            "start-after",
+            "encoding-type",
+            "fetch-owner",
+            "location",
+            "x-id",
+            "response-content-type",
+            "response-content-disposition",
+            "response-content-encoding",
+            "response-content-language",
+            "response-cache-control",
+            "response-expires",
+        ];
+        let is_auth = |k: &str| k.starts_with("X-Amz-");
+        if query
+            .iter()
+            .any(|(k, _)| !KNOWN.contains(&k.as_str()) && !is_auth(k))
+        {
+            return Err(unsupported());
+        }
+        if key.is_empty() {
+            return match *method {
+                Method::PUT => Ok(Op::CreateBucket { bucket }),
+                Method::HEAD => Ok(Op::HeadBucket { bucket }),
+                Method::DELETE => Ok(Op::DeleteBucket { bucket }),
+                Method::GET if has("location") => Ok(Op::GetBucketLocation { bucket }),
+                Method::GET => Ok(Op::ListObjects {
+                    bucket,
+                    v2: query.iter().any(|(k, v)| k == "list-type" && v == "2"),
+                }),
+                _ => Err(unsupported()),
+            };
+        }
+        if key.len() > crate::server::MAX_OBJECT_NAME {
+            return Err(S3Error::new("KeyTooLongError", "Your key is too long"));
+        }
+        match *method {
+            Method::PUT => Ok(Op::PutObject { bucket, key }),
+            Method::GET => Ok(Op::GetObject {
+                bucket,
+                key,
+                head: false,
+            }),
+            Method::HEAD => Ok(Op::GetObject {
+                bucket,
+                key,
+                head: true,
+            }),
+            Method::DELETE => Ok(Op::DeleteObject { bucket, key }),
+            _ => Err(unsupported()),
+        }
+    }
+
+    fn writes(&self) -> bool {
+        matches!(
+            self,
+            Op::CreateBucket { .. }
+                | Op::DeleteBucket { .. }
+                | Op::PutObject { .. }
+                | Op::DeleteObject { .. }
+        )
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Checks the signature and finds the caller's account and rights.
+async fn authenticate(proxy: &Proxy, parts: &http::request::Parts) -> Result<Caller, S3Error> {
+    let secrets = proxy.s3.as_ref().ok_or_else(S3Error::access_denied)?;
+    let signed = auth::parse(parts, now_secs())?.ok_or_else(S3Error::access_denied)?;
+    let cred = secrets
+        .lookup(&signed.access_key)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "EC2 credential lookup failed");
+            S3Error::new("ServiceUnavailable", "Please reduce your request rate.")
+        })?
+        .ok_or_else(|| {
+            S3Error::new(
+                "InvalidAccessKeyId",
+                "The AWS Access Key Id you provided does not exist in our records.",
+            )
+        })?;
+    if !signed.verify(&cred.secret) {
+        return Err(S3Error::signature_mismatch());
+    }
+    let roles = &proxy.config;
+    let has = |set: &[String]| cred.roles.iter().any(|r| set.contains(r));
+    Ok(Caller {
+        account: format!("{RESELLER_PREFIX}{}", cred.project_id),
+        project_id: cred.project_id.clone(),
+        owner: has(&roles.operator_roles) || cred.roles.contains(&roles.reseller_admin_role),
+        signed,
+        secret: cred.secret.clone(),
+    })
+}
+
+/// Answers one S3 request; `request_id` goes out as `x-amz-request-id`.
+pub async fn handle(proxy: &Arc<Proxy>, req: Request, request_id: &str) -> Response {
+    let resource = req.uri().path().to_string();
+    let head = req.method() == Method::HEAD;
+    let mut resp = match serve(proxy, req).await {
+        Ok(r) => r,
+        Err(e) => {
+            let mut r = e.into_response(request_id, &resource);
+            if head {
+                // HEAD answers carry no body, only the status.
+                *r.body_mut() = Body::empty();
+            }
+            r
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        resp.headers_mut().insert("x-amz-request-id", v);
+    }
+    resp
+}
+
+async fn serve(proxy: &Arc<Proxy>, req: Request) -> Result<Response, S3Error> {
+    let (parts, body) = req.into_parts();
+    let query = auth::query_pairs(parts.uri.query());
+    let op = Op::parse(&parts.method, parts.uri.path(), &query)?;
+    let caller = authenticate(proxy, &parts).await?;
+    if op.writes() && !caller.owner {
+        return Err(S3Error::access_denied());
+    }
+    tracing::debug!(?op, account = %caller.account, "s3");
+    match op {
+        Op::ListBuckets => bucket::list_buckets(proxy, &caller).await,
+        Op::CreateBucket { bucket } => bucket::create(proxy, &caller, &bucket).await,
+        Op::HeadBucket { bucket } => bucket::head(proxy, &caller, &bucket).await,
+        Op::DeleteBucket { bucket } => bucket::delete(proxy, &caller, &bucket).await,
+        Op::GetBucketLocation { bucket } => bucket::location(proxy, &caller, &bucket).await,
+        Op::ListObjects { bucket, v2 } => {
+            bucket::list_objects(proxy, &caller, &bucket, v2, &query).await
+        }
+        Op::PutObject { bucket, key } => {
+            object::put(proxy, &caller, &bucket, &key, parts, body).await
+        }
+        Op::GetObject { bucket, key, head } => {
+            object::get(proxy, &caller, &bucket, &key, head, &parts, &query).await
+        }
+        Op::DeleteObject { bucket, key } => object::delete(proxy, &caller, &bucket, &key).await,
+    }
+}
+
+/// S3's error for a Swift status from the object store.
+pub fn from_status(status: http::StatusCode, missing: &'static str) -> S3Error {
+    match status.as_u16() {
+        404 if missing == "NoSuchBucket" => S3Error::new(missing, "The specified bucket does not exist"),
+        404 => S3Error::new(missing, "The specified key does not exist."),
+        401 | 403 => S3Error::access_denied(),
+        411 => S3Error::new("MissingContentLength", "You must provide the Content-Length HTTP header."),
+        412 => S3Error::new("PreconditionFailed", "At least one of the pre-conditions you specified did not hold"),
+        413 => S3Error::new("EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size."),
+        416 => S3Error::new("InvalidRange", "The requested range is not satisfiable"),
+        422 => S3Error::new("BadDigest", "The Content-MD5 you specified did not match what we received."),
+        408 | 499 => S3Error::new("RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period."),
+        503 | 507 => S3Error::new("ServiceUnavailable", "Please reduce your request rate."),
+        s if s < 500 => S3Error::new("InvalidRequest", format!("The object store answered {s}")),
+        _ => S3Error::new("InternalError", "We encountered an internal error. Please try again."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn operations_from_requests() {
+        assert_eq!(Op::parse(&Method::GET, "/", &[]).unwrap(), Op::ListBuckets);
+        assert_eq!(
+            Op::parse(&Method::PUT, "/my-bucket", &[]).unwrap(),
+            Op::CreateBucket {
+                bucket: "my-bucket".into()
+            }
+        );
+        assert_eq!(
+            Op::parse(
+                &Method::GET,
+                "/b12/",
+                &q(&[("list-type", "2"), ("prefix", "a/")])
+            )
+            .unwrap(),
+            Op::ListObjects {
+                bucket: "b12".into(),
+                v2: true
+            }
+        );
+        assert_eq!(
+            Op::parse(&Method::GET, "/b12/dir/a%20b.txt", &[]).unwrap(),
+            Op::GetObject {
+                bucket: "b12".into(),
+                key: "dir/a b.txt".into(),
+                head: false
+            }
+        );
+        assert_eq!(
+            Op::parse(&Method::GET, "/B_ad", &[]).unwrap_err().code,
+            "InvalidBucketName"
+        );
+        assert_eq!(
+            Op::parse(
+                &Method::GET,
+                "/bucket",
+                &q(&[("versioning", "")])
+            )
+            .unwrap_err()
+            .code,
+            "NotImplemented"
+        );
+        assert_eq!(
+            Op::parse(&Method::PUT, "/", &[]).unwrap_err().code,
+            "MethodNotAllowed"
+        );
+        assert_eq!(
+            Op::parse(&Method::GET, "/abc/%FF", &[]).unwrap_err().code,
+            "InvalidURI"
+        );
+    }
+
+    #[test]
+    fn bucket_names() {
+        for ok in ["abc", "a.b-c", "123", &"a".repeat(63)] {
+            assert!(valid_bucket(ok), "{ok}");
+        }
+        for bad in ["ab", "ABC", "a_b", "-ab", "ab-", "a..b", &"a".repeat(64)] {
+            assert!(!valid_bucket(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn s3_and_swift_paths() {
+        assert!(!is_s3_path("/v1/AUTH_x/c"));
+        assert!(!is_s3_path("/auth/v1.0"));
+        assert!(!is_s3_path("/info"));
+        assert!(is_s3_path("/"));
+        assert!(is_s3_path("/bucket/key"));
+    }
+
+    proptest! {
+        #[test]
+        fn any_path_parses_or_errs(path in "/\\PC{0,80}", m in 0usize..5) {
+            let method = [Method::GET, Method::PUT, Method::HEAD, Method::DELETE, Method::POST][m].clone();
+            let _ = Op::parse(&method, &path, &[]);
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! Bucket operations, on the account's containers: ListBuckets,
+//! CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation and
+//! ListObjects (v1 and v2).
+
+use std::sync::Arc;
+
+use base64::Engine;
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode};
+use http_body_util::BodyExt;
+use stratus_common::body::Body;
+
+use super::errors::{xml_escape, S3Error};
+use super::{from_status, Caller, Response};
+use crate::server::Proxy;
+
+const XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+/// Request parts for the Swift controllers: `method` with `query`.
+pub(super) fn parts(method: Method, query: &str) -> http::request::Parts {
+    let uri = if query.is_empty() {
+        "/".to_string()
+    } else {
+        format!("/?{query}")
+    };
+    let mut p = http::Request::new(()).into_parts().0;
+    p.method = method;
+    p.uri = uri.parse().unwrap_or_default();
+    p
+}
+
+/// A whole (small) answer: listings and empty replies.
+pub(super) async fn collect(resp: Response) -> Result<(StatusCode, Bytes), S3Error> {
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|_| S3Error::new("InternalError", "Reading a listing failed."))?
+        .to_bytes();
+    Ok((status, body))
+}
+
+pub(super) fn xml(status: StatusCode, body: String) -> Response {
+    let mut r = http::Response::new(Body::full(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/xml"));
+    r
+}
+
+fn empty(status: StatusCode) -> Response {
+    let mut r = http::Response::new(Body::empty());
+    *r.status_mut() = status;
+    r
+}
+
+fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Swift's `2026-11-23T15:57:42.123450` as S3's `2026-11-23T15:57:42.123Z`.
+fn s3_time(swift: &str) -> String {
+    let base = swift.trim_end_matches('Z');
+    match base.split_once('.') {
+        Some((whole, frac)) => format!("{whole}.{:0<3.3}Z", frac),
+        None if base.is_empty() => "1970-01-01T00:00:00.000Z".into(),
+        None => format!("{base}.000Z"),
+    }
+}
+
+pub(super) async fn exists(proxy: &Proxy, c: &Caller, bucket: &str) -> bool {
+    crate::db::container_info(proxy, &c.account, bucket)
+        .await
+        .is_some()
+}
+
+pub async fn list_buckets(proxy: &Arc<Proxy>, c: &Caller) -> Result<Response, S3Error> {
+    let resp = crate::db::account(proxy, &c.account, &parts(Method::GET, "format=json")).await;
+    let (status, body) = collect(resp).await?;
+    if !status.is_success() {
+        return Err(from_status(status, "NoSuchBucket"));
+    }
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap_or_default();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListAllMyBucketsResult xmlns=\"{XMLNS}\">\
+         <Owner><ID>{0}</ID><DisplayName>{0}</DisplayName></Owner><Buckets>",
+        xml_escape(&c.project_id)
+    );
+    for r in &rows {
+        let Some(name) = r["name"].as_str() else {
+            continue;
+        };
+        let created = s3_time(r["last_modified"].as_str().unwrap_or_default());
+        out.push_str(&format!(
+            "<Bucket><Name>{}</Name><CreationDate>{created}</CreationDate></Bucket>",
+            xml_escape(name)
+        ));
+    }
+    out.push_str("</Buckets></ListAllMyBucketsResult>");
+    Ok(xml(StatusCode::OK, out))
+}
+
+pub async fn create(proxy: &Arc<Proxy>, c: &Caller, bucket: &str) -> Result<Response, S3Error> {
+    if exists(proxy, c, bucket).await {
+        return Err(S3Error::new(
+            "BucketAlreadyOwnedByYou",
+            "Your previous request to create the named bucket succeeded and you already own it.",
+        ));
+    }
+    let resp = crate::db::container(proxy, &c.account, bucket, &parts(Method::PUT, "")).await;
+    if !resp.status().is_success() {
+        return Err(from_status(resp.status(), "NoSuchBucket"));
+    }
+    let mut r = empty(StatusCode::OK);
+    if let Ok(v) = HeaderValue::from_str(&format!("/{bucket}")) {
+        r.headers_mut().insert("location", v);
+    }
+    Ok(r)
+}
+
+pub async fn head(proxy: &Arc<Proxy>, c: &Caller, bucket: &str) -> Result<Response, S3Error> {
+    let resp = crate::db::container(proxy, &c.account, bucket, &parts(Method::HEAD, "")).await;
+    if !resp.status().is_success() {
+        return Err(from_status(resp.status(), "NoSuchBucket"));
+    }
+    let mut r = empty(StatusCode::OK);
+    r.headers_mut()
+        .insert("x-amz-bucket-region", HeaderValue::from_static("us-east-1"));
+    Ok(r)
+}
+
+pub async fn delete(proxy: &Arc<Proxy>, c: &Caller, bucket: &str) -> Result<Response, S3Error> {
+    let resp = crate::db::container(proxy, &c.account, bucket, &parts(Method::DELETE, "")).await;
+    match resp.status() {
+        s if s.is_success() => Ok(empty(StatusCode::NO_CONTENT)),
+        StatusCode::CONFLICT => Err(S3Error::new(
+            "BucketNotEmpty",
+            "The bucket you tried to delete is not empty",
+        )),
+        s => Err(from_status(s, "NoSuchBucket")),
+    }
+}
+
+pub async fn location(proxy: &Arc<Proxy>, c: &Caller, bucket: &str) -> Result<Response, S3Error> {
+    if !exists(proxy, c, bucket).await {
+        return Err(from_status(StatusCode::NOT_FOUND, "NoSuchBucket"));
+    }
+    Ok(xml(
+        StatusCode::OK,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"{XMLNS}\"/>"
+        ),
+    ))
+}
+
+/// ListObjects (v1: `marker`; v2: `continuation-token`/`start-after`).
+pub async fn list_objects(
+    proxy: &Arc<Proxy>,
+    c: &Caller,
+    bucket: &str,
+    v2: bool,
+    query: &[(String, String)],
+) -> Result<Response, S3Error> {
+    let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let prefix = q("prefix").unwrap_or("");
+    let delimiter = q("delimiter").unwrap_or("");
+    let max_keys: usize = match q("max-keys") {
+        None => 1000,
+        Some(m) => m
+            .parse::<usize>()
+            .map_err(|_| {
+                S3Error::new("InvalidArgument", "max-keys must be a non-negative integer")
+            })?
+            .min(1000),
+    };
+    let url_encoding = match q("encoding-type") {
+        None => false,
+        Some("url") => true,
+        Some(_) => {
+            return Err(S3Error::new(
+                "InvalidArgument",
+                "Invalid Encoding Method specified in Request",
+            ))
+        }
+    };
+    let token = q("continuation-token");
+    let marker = if v2 {
+        match token {
+            Some(t) => base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    S3Error::new(
+                        "InvalidArgument",
+                        "The continuation token provided is incorrect",
+                    )
+                })?,
+            None => q("start-after").unwrap_or("").to_string(),
+        }
+    } else {
+        q("marker").unwrap_or("").to_string()
+    };
+    let mut swift_query = format!("format=json&limit={}", max_keys + 1);
+    for (k, v) in [
+        ("prefix", prefix),
+        ("delimiter", delimiter),
+        ("marker", marker.as_str()),
+    ] {
+        if !v.is_empty() {
+            swift_query.push_str(&format!("&{k}={}", enc(v)));
+        }
+    }
+    let rows: Vec<serde_json::Value> = if max_keys == 0 {
+        if !exists(proxy, c, bucket).await {
+            return Err(from_status(StatusCode::NOT_FOUND, "NoSuchBucket"));
+        }
+        Vec::new()
+    } else {
+        let resp =
+            crate::db::container(proxy, &c.account, bucket, &parts(Method::GET, &swift_query))
+                .await;
+        let (status, body) = collect(resp).await?;
+        if !status.is_success() {
+            return Err(from_status(status, "NoSuchBucket"));
+        }
+        if status == StatusCode::NO_CONTENT || body.is_empty() {
+            Vec::new()
+        } else {
+            serde_json::from_slice(&body)
+                .map_err(|_| S3Error::new("InternalError", "Bad listing"))?
+        }
+    };
+    let truncated = rows.len() > max_keys;
+    let rows = &rows[..rows.len().min(max_keys)];
+    let name_of = |r: &serde_json::Value| {
+        r["name"]
+            .as_str()
+            .or(r["subdir"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let shown = |s: &str| xml_escape(&if url_encoding { enc(s) } else { s.to_string() });
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"{XMLNS}\">\
+         <Name>{}</Name><Prefix>{}</Prefix><MaxKeys>{max_keys}</MaxKeys><IsTruncated>{truncated}</IsTruncated>",
+        xml_escape(bucket),
+        shown(prefix)
+    );
+    if !delimiter.is_empty() {
+        out.push_str(&format!("<Delimiter>{}</Delimiter>", shown(delimiter)));
+    }
+    if url_encoding {
+        out.push_str("<EncodingType>url</EncodingType>");
+    }
+    let last = rows.last().map(name_of);
+    if v2 {
+        out.push_str(&format!("<KeyCount>{}</KeyCount>", rows.len()));
+        if let Some(t) = token {
+            out.push_str(&format!(
+                "<ContinuationToken>{}</ContinuationToken>",
+                xml_escape(t)
+            ));
+        }
+        if let Some(s) = q("start-after") {
+            out.push_str(&format!("<StartAfter>{}</StartAfter>", shown(s)));
+        }
+        if let (true, Some(l)) = (truncated, &last) {
+            let next = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(l);
+            out.push_str(&format!(
+                "<NextContinuationToken>{next}</NextContinuationToken>"
+            ));
+        }
+    } else {
+        out.push_str(&format!("<Marker>{}</Marker>", shown(&marker)));
+        if let (true, false, Some(l)) = (truncated, delimiter.is_empty(), &last) {
+            out.push_str(&format!("<NextMarker>{}</NextMarker>", shown(l)));
+        }
+    }
+    let owner = format!(
+        "<Owner><ID>{0}</ID><DisplayName>{0}</DisplayName></Owner>",
+        xml_escape(&c.project_id)
+    );
+    let with_owner = !v2 || q("fetch-owner") == Some("true");
+    for r in rows {
+        if let Some(p) = r["subdir"].as_str() {
+            out.push_str(&format!(
+                "<CommonPrefixes><Prefix>{}</Prefix></CommonPrefixes>",
+                shown(p)
+            ));
+            continue;
+        }
+        out.push_str(&format!(
+            "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag>\
+             <Size>{}</Size>{}<StorageClass>STANDARD</StorageClass></Contents>",
+            shown(&name_of(r)),
+            s3_time(r["last_modified"].as_str().unwrap_or_default()),
+            xml_escape(r["hash"].as_str().unwrap_or_default()),
+            r["bytes"].as_u64().unwrap_or(0),
+            if with_owner { owner.as_str() } else { "" },
+        ));
+    }
+    out.push_str("</ListBucketResult>");
+    Ok(xml(StatusCode::OK, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_become_s3_times() {
+        assert_eq!(
+            s3_time("2026-11-23T15:57:42.123450"),
+            "2026-11-23T15:57:42.123Z"
+        );
+        assert_eq!(s3_time("2026-11-23T15:57:42"), "2026-11-23T15:57:42.000Z");
+        assert_eq!(s3_time(""), "1970-01-01T00:00:00.000Z");
+    }
+}

@@ -1,0 +1,339 @@
+//! Object operations: PutObject (plain, signed or aws-chunked bodies),
+//! GetObject and HeadObject (ranges, conditionals, response overrides) and
+//! DeleteObject, on the Swift object of the same name.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use hyper::body::Incoming;
+use stratus_ring::Path as RingPath;
+
+use super::auth::Payload;
+use super::body::S3Body;
+use super::chunked::{ChunkDecoder, ChunkSigner};
+use super::errors::S3Error;
+use super::{bucket, from_status, Caller, Response};
+use crate::backend::Kind;
+use crate::server::{Proxy, MAX_FILE_SIZE};
+
+fn set(h: &mut HeaderMap, name: &str, value: &str) -> Result<(), S3Error> {
+    let bad = || S3Error::new("InvalidArgument", format!("Invalid header {name}"));
+    let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+    let v = HeaderValue::from_str(value).map_err(|_| bad())?;
+    h.insert(n, v);
+    Ok(())
+}
+
+/// Headers of a PutObject that the object keeps, in Swift's names.
+fn object_headers(req: &HeaderMap) -> Result<HeaderMap, S3Error> {
+    let mut h = HeaderMap::new();
+    for (name, value) in req {
+        let n = name.as_str();
+        let v = value
+            .to_str()
+            .map_err(|_| S3Error::new("InvalidArgument", format!("Invalid header {n}")))?;
+        if let Some(meta) = n.strip_prefix("x-amz-meta-") {
+            set(&mut h, &format!("x-object-meta-{meta}"), v)?;
+        } else if matches!(
+            n,
+            "content-type"
+                | "content-disposition"
+                | "content-language"
+                | "cache-control"
+                | "expires"
+        ) {
+            set(&mut h, n, v)?;
+        } else if n == "content-encoding" {
+            // aws-chunked describes the transfer, not the object.
+            let kept: Vec<&str> = v
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty() && *e != "aws-chunked")
+                .collect();
+            if !kept.is_empty() {
+                set(&mut h, n, &kept.join(", "))?;
+            }
+        }
+    }
+    if !h.contains_key("content-type") {
+        h.insert(
+            "content-type",
+            HeaderValue::from_static("binary/octet-stream"),
+        );
+    }
+    if let Some(md5) = req.get("content-md5") {
+        let raw = md5
+            .to_str()
+            .ok()
+            .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+            .filter(|b| b.len() == 16)
+            .ok_or_else(|| {
+                S3Error::new(
+                    "InvalidDigest",
+                    "The Content-MD5 you specified was invalid.",
+                )
+            })?;
+        // The object servers refuse (422) a body whose MD5 differs.
+        set(&mut h, "etag", &hex::encode(raw))?;
+    }
+    Ok(h)
+}
+
+fn length(h: &HeaderMap, name: &str) -> Result<u64, S3Error> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .ok_or_else(|| {
+            S3Error::new(
+                "MissingContentLength",
+                "You must provide the Content-Length HTTP header.",
+            )
+        })
+}
+
+pub async fn put(
+    proxy: &Arc<Proxy>,
+    c: &Caller,
+    bucket_name: &str,
+    key: &str,
+    parts: http::request::Parts,
+    body: Incoming,
+) -> Result<Response, S3Error> {
+    if parts.headers.contains_key("x-amz-copy-source") {
+        return Err(S3Error::new(
+            "NotImplemented",
+            "CopyObject is not implemented yet.",
+        ));
+    }
+    if !bucket::exists(proxy, c, bucket_name).await {
+        return Err(from_status(StatusCode::NOT_FOUND, "NoSuchBucket"));
+    }
+    let mut headers = object_headers(&parts.headers)?;
+    let streaming = matches!(c.signed.payload, Payload::Streaming { .. });
+    let len = if streaming {
+        length(&parts.headers, "x-amz-decoded-content-length")?
+    } else {
+        length(&parts.headers, "content-length")?
+    };
+    if len > MAX_FILE_SIZE {
+        return Err(S3Error::new(
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed object size.",
+        ));
+    }
+    set(&mut headers, "content-length", &len.to_string())?;
+    set(&mut headers, "x-timestamp", &crate::object::now_timestamp())?;
+    let mut src = match &c.signed.payload {
+        Payload::Streaming { signed, trailer } => {
+            let signer = signed.then(|| ChunkSigner {
+                key: c.signed.signing_key(&c.secret),
+                amz_date: c.signed.amz_date.clone(),
+                scope: c.signed.scope(),
+                previous: c.signed.signature.clone(),
+            });
+            S3Body::chunked(body, ChunkDecoder::new(signer, *trailer), Some(len))
+        }
+        Payload::Sha256(h) => S3Body::plain(body, Some(h.clone()), Some(len)),
+        Payload::Unsigned => S3Body::plain(body, None, Some(len)),
+    };
+    let placement = proxy
+        .backend
+        .place(Kind::Object, RingPath::Object(&c.account, bucket_name, key));
+    let path = format!("/{}/{bucket_name}/{key}", c.account);
+    let resp = crate::object::upload(
+        proxy,
+        &placement,
+        &path,
+        (&c.account, bucket_name),
+        &headers,
+        &mut src,
+    )
+    .await;
+    if let Some(f) = src.failure {
+        return Err(f);
+    }
+    if resp.status() != StatusCode::CREATED {
+        return Err(from_status(resp.status(), "NoSuchKey"));
+    }
+    let mut r = http::Response::new(stratus_common::body::Body::empty());
+    if let Some(etag) = resp.headers().get("etag").and_then(|v| v.to_str().ok()) {
+        set(
+            r.headers_mut(),
+            "etag",
+            &format!("\"{}\"", etag.trim_matches('"')),
+        )?;
+    }
+    Ok(r)
+}
+
+/// Response headers S3 clients know, from the object's Swift headers.
+fn s3_headers(swift: &HeaderMap) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (name, value) in swift {
+        let n = name.as_str();
+        if let Some(meta) = n.strip_prefix("x-object-meta-") {
+            if let Ok(n) = HeaderName::from_bytes(format!("x-amz-meta-{meta}").as_bytes()) {
+                h.append(n, value.clone());
+            }
+        } else if n == "etag" {
+            let quoted = format!(
+                "\"{}\"",
+                value.to_str().unwrap_or_default().trim_matches('"')
+            );
+            if let Ok(v) = HeaderValue::from_str(&quoted) {
+                h.insert("etag", v);
+            }
+        } else if matches!(
+            n,
+            "content-type"
+                | "content-length"
+                | "content-range"
+                | "last-modified"
+                | "accept-ranges"
+                | "content-disposition"
+                | "content-encoding"
+                | "content-language"
+                | "cache-control"
+                | "expires"
+        ) {
+            h.append(name.clone(), value.clone());
+        }
+    }
+    h
+}
+
+const OVERRIDES: [(&str, &str); 6] = [
+    ("response-content-type", "content-type"),
+    ("response-content-disposition", "content-disposition"),
+    ("response-content-encoding", "content-encoding"),
+    ("response-content-language", "content-language"),
+    ("response-cache-control", "cache-control"),
+    ("response-expires", "expires"),
+];
+
+#[allow(clippy::too_many_arguments)]
+pub async fn get(
+    proxy: &Arc<Proxy>,
+    c: &Caller,
+    bucket_name: &str,
+    key: &str,
+    head: bool,
+    parts: &http::request::Parts,
+    query: &[(String, String)],
+) -> Result<Response, S3Error> {
+    let mut swift = bucket::parts(if head { Method::HEAD } else { Method::GET }, "");
+    for n in [
+        "range",
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+        "if-unmodified-since",
+    ] {
+        if let Some(v) = parts.headers.get(n) {
+            swift.headers.insert(n, v.clone());
+        }
+    }
+    let placement = proxy
+        .backend
+        .place(Kind::Object, RingPath::Object(&c.account, bucket_name, key));
+    let path = format!("/{}/{bucket_name}/{key}", c.account);
+    let resp = crate::object::get(proxy, &placement, &path, &c.account, &swift).await;
+    let status = resp.status();
+    if status == StatusCode::NOT_MODIFIED {
+        let (p, _) = resp.into_parts();
+        let mut r = http::Response::new(stratus_common::body::Body::empty());
+        *r.status_mut() = status;
+        *r.headers_mut() = s3_headers(&p.headers);
+        return Ok(r);
+    }
+    if status != StatusCode::OK && status != StatusCode::PARTIAL_CONTENT {
+        if status == StatusCode::NOT_FOUND && !bucket::exists(proxy, c, bucket_name).await {
+            return Err(from_status(status, "NoSuchBucket"));
+        }
+        return Err(from_status(status, "NoSuchKey"));
+    }
+    let (p, body) = resp.into_parts();
+    let mut r = http::Response::new(body);
+    *r.status_mut() = status;
+    *r.headers_mut() = s3_headers(&p.headers);
+    for (param, header) in OVERRIDES {
+        if let Some((_, v)) = query.iter().find(|(k, _)| k == param) {
+            set(r.headers_mut(), header, v)?;
+        }
+    }
+    Ok(r)
+}
+
+pub async fn delete(
+    proxy: &Arc<Proxy>,
+    c: &Caller,
+    bucket_name: &str,
+    key: &str,
+) -> Result<Response, S3Error> {
+    if !bucket::exists(proxy, c, bucket_name).await {
+        return Err(from_status(StatusCode::NOT_FOUND, "NoSuchBucket"));
+    }
+    let placement = proxy
+        .backend
+        .place(Kind::Object, RingPath::Object(&c.account, bucket_name, key));
+    let path = format!("/{}/{bucket_name}/{key}", c.account);
+    let resp = crate::object::write_meta(
+        proxy,
+        &placement,
+        &path,
+        (&c.account, bucket_name),
+        &bucket::parts(Method::DELETE, ""),
+    )
+    .await;
+    match resp.status() {
+        // Deleting what is not there is a success in S3.
+        s if s.is_success() || s == StatusCode::NOT_FOUND => {
+            let mut r = http::Response::new(stratus_common::body::Body::empty());
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            Ok(r)
+        }
+        s => Err(from_status(s, "NoSuchKey")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_headers_map_to_swift() {
+        let mut req = HeaderMap::new();
+        req.insert("x-amz-meta-color", HeaderValue::from_static("blue"));
+        req.insert(
+            "content-encoding",
+            HeaderValue::from_static("aws-chunked,gzip"),
+        );
+        req.insert(
+            "content-md5",
+            HeaderValue::from_static("XUFAKrxLKna5cZ2REBfFkg=="),
+        );
+        req.insert("x-amz-date", HeaderValue::from_static("20130524T000000Z"));
+        let h = object_headers(&req).unwrap();
+        assert_eq!(h["x-object-meta-color"], "blue");
+        assert_eq!(h["content-encoding"], "gzip");
+        assert_eq!(h["content-type"], "binary/octet-stream");
+        assert_eq!(h["etag"], "5d41402abc4b2a76b9719d911017c592");
+        assert!(!h.contains_key("x-amz-date"));
+        req.insert("content-md5", HeaderValue::from_static("nope"));
+        assert_eq!(object_headers(&req).unwrap_err().code, "InvalidDigest");
+    }
+
+    #[test]
+    fn get_headers_map_to_s3() {
+        let mut swift = HeaderMap::new();
+        swift.insert("etag", HeaderValue::from_static("abc"));
+        swift.insert("x-object-meta-color", HeaderValue::from_static("blue"));
+        swift.insert("x-timestamp", HeaderValue::from_static("1.0"));
+        swift.insert("content-length", HeaderValue::from_static("3"));
+        let h = s3_headers(&swift);
+        assert_eq!(h["etag"], "\"abc\"");
+        assert_eq!(h["x-amz-meta-color"], "blue");
+        assert_eq!(h["content-length"], "3");
+        assert!(!h.contains_key("x-timestamp"));
+    }
+}
