@@ -262,8 +262,9 @@ pub async fn handle(proxy: &Arc<Proxy>, req: Request, request_id: &str) -> Respo
 async fn serve(proxy: &Arc<Proxy>, req: Request) -> Result<Response, S3Error> {
     let (parts, body) = req.into_parts();
     let query = auth::query_pairs(parts.uri.query());
-    let op = Op::parse(&parts.method, parts.uri.path(), &query)?;
+    // Who asks comes first: strangers learn nothing about what exists.
     let caller = authenticate(proxy, &parts).await?;
+    let op = Op::parse(&parts.method, parts.uri.path(), &query)?;
     if op.writes() && !caller.owner {
         return Err(S3Error::access_denied());
     }
@@ -351,13 +352,9 @@ mod tests {
             "InvalidBucketName"
         );
         assert_eq!(
-            Op::parse(
-                &Method::GET,
-                "/bucket",
-                &q(&[("versioning", "")])
-            )
-            .unwrap_err()
-            .code,
+            Op::parse(&Method::GET, "/bucket", &q(&[("versioning", "")]))
+                .unwrap_err()
+                .code,
             "NotImplemented"
         );
         assert_eq!(
