@@ -11,6 +11,7 @@
 #   swift-put-1g, swift-get-1g        Swift API, one 1 GiB object (Swift all-in-one)
 #   identity-validate                 GET /v3/auth/tokens (Keystone, uwsgi)
 #   identity-issue                    POST /v3/auth/tokens, password (Keystone, uwsgi)
+#   s3-put-4k, s3-get-4k              S3 API, 4 KiB objects (moto, an in-memory S3 server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 workload=${1:-}; secs=${2:-10}; conc=${3:-16}
@@ -21,18 +22,21 @@ case "$workload" in
     swift-get-1g) peer=swift; conc=1; args=(--mix get --size 1024m --objects 1 --requests 1 --prefix big) ;;
     identity-validate) peer=keystone; args=(--protocol keystone --identity-op validate) ;;
     identity-issue) peer=keystone; args=(--protocol keystone --identity-op issue) ;;
-    *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+    s3-put-4k) peer=s3; args=(--protocol s3 --mix put --size 4k --objects 20000 --prefix p) ;;
+    s3-get-4k) peer=s3; args=(--protocol s3 --mix get --size 4k --objects 1000 --prefix g) ;;
+    *) sed -n '2,14p' "$0" >&2; exit 2 ;;
 esac
+case $peer in swift) peer_script=swift-aio ;; keystone) peer_script=keystone ;; s3) peer_script=s3-moto ;; esac
 cargo build -q --release --locked -p stratus-cli -p stratus-bench
 work=$(mktemp -d)
-bench/peers/$([ $peer = swift ] && echo swift-aio || echo keystone).sh start >/dev/null
+bench/peers/$peer_script.sh start >/dev/null
 sport=$((21000 + RANDOM % 20000)); pport=$((sport + 30)); iport=$((sport + 31))
 target/release/stratus up --data-dir "$work" --proxy-port $pport --storage-port $sport \
     --identity-port $iport 2>"$work/up.log" &
 up=$!
 cleanup() {
     kill $up 2>/dev/null || true; wait $up 2>/dev/null || true
-    bench/peers/$([ $peer = swift ] && echo swift-aio || echo keystone).sh stop
+    bench/peers/$peer_script.sh stop
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -45,6 +49,12 @@ if [ $peer = swift ]; then
         --user test:tester --key "$(cat "$work/tester.key")" "${common[@]}" "${args[@]}")
     pe=$(target/release/stratus-bench --target 127.0.0.1:8080 --protocol swift --auth /auth/v1.0 \
         --user test:tester --key testing "${common[@]}" "${args[@]}")
+elif [ $peer = s3 ]; then
+    aws_key() { sed -n "s/^export $1=//p" "$work/stratus.env"; }
+    st=$(target/release/stratus-bench --target 127.0.0.1:$pport --user "$(aws_key AWS_ACCESS_KEY_ID)" \
+        --key "$(aws_key AWS_SECRET_ACCESS_KEY)" "${common[@]}" "${args[@]}")
+    pe=$(target/release/stratus-bench --target 127.0.0.1:${MOTO_PORT:-5200} --user bench \
+        --key bench-secret "${common[@]}" "${args[@]}")
 else
     st=$(target/release/stratus-bench --target 127.0.0.1:$iport --user admin \
         --key "$(cat "$work/admin.password")" "${common[@]}" "${args[@]}")
