@@ -388,6 +388,20 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// A v1 token of test:tester.
+    fn token(&self) -> String {
+        let r = request(
+            self.addr,
+            "GET",
+            "/auth/v1.0",
+            &[("X-Auth-User", "test:tester"), ("X-Auth-Key", "testing")],
+            b"",
+        );
+        r.header("x-auth-token").unwrap().to_string()
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = self.proxy.kill();
@@ -399,14 +413,7 @@ impl Drop for Cluster {
 fn quorum_survives_one_node_down_and_refuses_with_two() {
     let mut c = Cluster::start();
     let p = c.addr;
-    let r = request(
-        p,
-        "GET",
-        "/auth/v1.0",
-        &[("X-Auth-User", "test:tester"), ("X-Auth-Key", "testing")],
-        b"",
-    );
-    let token = r.header("x-auth-token").unwrap().to_string();
+    let token = c.token();
     let t = token.as_str();
     assert_eq!(
         request(p, "PUT", "/v1/AUTH_test/c", &[("X-Auth-Token", t)], b"").status,
@@ -597,14 +604,7 @@ fn a_hung_node_is_error_limited() {
     // The cluster's node timeout is 3 s.
     let c = Cluster::with_config("error_limit = 2\nerror_suppression_secs = 60\n");
     let p = c.addr;
-    let r = request(
-        p,
-        "GET",
-        "/auth/v1.0",
-        &[("X-Auth-User", "test:tester"), ("X-Auth-Key", "testing")],
-        b"",
-    );
-    let token = r.header("x-auth-token").unwrap().to_string();
+    let token = c.token();
     let h = [("X-Auth-Token", token.as_str())];
     assert_eq!(request(p, "PUT", "/v1/AUTH_test/c", &h, b"").status, 201);
     for i in 0..12 {

@@ -71,6 +71,26 @@ pub fn decode_name(s: &str) -> Option<String> {
     (!d.contains('\0')).then(|| d.into_owned())
 }
 
+/// Text made safe for XML content and attributes (control characters as
+/// character references, as S3 and Swift listings show them).
+pub fn xml_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {
+                o.push_str(&format!("&#x{:X};", c as u32))
+            }
+            c => o.push(c),
+        }
+    }
+    o
+}
+
 /// Compares secrets in time independent of where they differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {

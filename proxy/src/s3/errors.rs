@@ -82,24 +82,7 @@ impl S3Error {
     }
 }
 
-/// Text made safe for XML content and attributes.
-pub fn xml_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {
-                o.push_str(&format!("&#x{:X};", c as u32))
-            }
-            c => o.push(c),
-        }
-    }
-    o
-}
+pub use stratus_common::http::xml_escape;
 
 #[cfg(test)]
 mod tests {

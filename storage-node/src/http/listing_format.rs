@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use http::StatusCode;
+use stratus_common::http::xml_escape;
 
 use super::{set, text, Body, Response};
 use crate::listing::query::MAX_LIMIT;
@@ -98,20 +99,6 @@ fn form_urlencoded(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
         };
         (dec(k), dec(v))
     })
-}
-
-fn xml_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            c => o.push(c),
-        }
-    }
-    o
 }
 
 /// A listing response; an empty plain-text listing is 204 as in Swift.
