@@ -41,6 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 for _ in $(seq 100); do curl -sf http://127.0.0.1:$iport/v3 >/dev/null && break; sleep 0.1; done
+curl -sf http://127.0.0.1:$iport/v3 >/dev/null || { cat "$work/up.log" >&2; exit 1; }
 
 common=(--concurrency "$conc" --duration "$secs" --json)
 [[ " ${args[*]} " == *" --requests "* ]] || common+=(--requests 100000000)

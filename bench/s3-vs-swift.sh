@@ -14,6 +14,7 @@ target/release/stratus up --data-dir "$work" --proxy-port $pport --storage-port 
 up=$!
 trap 'kill $up 2>/dev/null || true; wait $up 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 100); do curl -sf http://127.0.0.1:$iport/v3 >/dev/null && break; sleep 0.1; done
+curl -sf http://127.0.0.1:$iport/v3 >/dev/null || { cat "$work/up.log" >&2; exit 1; }
 envv() { sed -n "s/^export $1=//p" "$work/stratus.env"; }
 s3() {
     target/release/stratus-bench --target 127.0.0.1:$pport --protocol s3 --container s3bench \
