@@ -89,14 +89,38 @@ fn aws_cli_and_swift_share_objects() {
         w,
     );
     assert_eq!(std::fs::read(w.join("back.bin")).unwrap(), big);
+    // Above the CLI's 8 MiB threshold: a multipart upload and a ranged,
+    // If-Match-checked multipart download.
+    let huge = bytes(9, 30_000_000);
+    std::fs::write(w.join("huge.bin"), &huge).unwrap();
+    ok(
+        "aws",
+        &aws,
+        &["s3", "cp", "huge.bin", "s3://photos/huge.bin"],
+        w,
+    );
+    ok(
+        "aws",
+        &aws,
+        &["s3", "cp", "s3://photos/huge.bin", "huge.back"],
+        w,
+    );
+    assert_eq!(std::fs::read(w.join("huge.back")).unwrap(), huge);
 
     // The same objects through Swift, with the admin's Keystone login.
     let os = env_of(&up, "OS_");
     let names = ok("swift", &os, &["list", "photos"], w);
     assert_eq!(
         names.lines().collect::<Vec<_>>(),
-        vec!["2026/big.bin", "small.txt"]
+        vec!["2026/big.bin", "huge.bin", "small.txt"]
     );
+    ok(
+        "swift",
+        &os,
+        &["download", "photos", "huge.bin", "-o", "huge.swift"],
+        w,
+    );
+    assert_eq!(std::fs::read(w.join("huge.swift")).unwrap(), huge);
     assert_eq!(
         ok(
             "swift",
@@ -121,7 +145,10 @@ fn aws_cli_and_swift_share_objects() {
     let rb = tool("aws", &aws, &["s3", "rb", "s3://photos"], w);
     assert!(String::from_utf8_lossy(&rb.stderr).contains("BucketNotEmpty"));
     ok("aws", &aws, &["s3", "rm", "s3://photos", "--recursive"], w);
+    // The multipart object's parts went with it.
+    assert_eq!(ok("swift", &os, &["list", "photos+segments"], w), "");
     ok("aws", &aws, &["s3", "rb", "s3://photos"], w);
+    assert_eq!(ok("swift", &os, &["list"], w), "");
     assert!(!ok("aws", &aws, &["s3", "ls"], w).contains("photos"));
 }
 
@@ -184,6 +211,38 @@ bad = boto3.client("s3", aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"], aws_
 assert code(lambda: bad.list_buckets()) == "SignatureDoesNotMatch"
 nokey = boto3.client("s3", aws_access_key_id="AKIDNOBODY", aws_secret_access_key="x" * 40)
 assert code(lambda: nokey.list_buckets()) == "InvalidAccessKeyId"
+# Multipart: parts out of order, list, the checks of Complete, abort.
+up = s3.create_multipart_upload(Bucket="docs", Key="mp.bin", ContentType="application/x-mp", Metadata={"k": "v"})
+uid = up["UploadId"]
+five = 5 * 1024 * 1024
+data = [bytes([i]) * five for i in range(1, 3)] + [b"tail"]
+etags = {}
+for n in (3, 1, 2):
+    etags[n] = s3.upload_part(Bucket="docs", Key="mp.bin", UploadId=uid, PartNumber=n, Body=data[n - 1])["ETag"]
+listed = s3.list_parts(Bucket="docs", Key="mp.bin", UploadId=uid)
+assert [p["PartNumber"] for p in listed["Parts"]] == [1, 2, 3], listed
+assert [p["Size"] for p in listed["Parts"]] == [five, five, 4]
+parts = [{"PartNumber": n, "ETag": etags[n]} for n in (1, 2, 3)]
+def complete(p):
+    return lambda: s3.complete_multipart_upload(Bucket="docs", Key="mp.bin", UploadId=uid, MultipartUpload={"Parts": p})
+assert code(complete(list(reversed(parts)))) == "InvalidPartOrder"
+assert code(complete([parts[0], {"PartNumber": 2, "ETag": '"' + "0" * 32 + '"'}, parts[2]])) == "InvalidPart"
+assert code(complete([parts[0], parts[2], {"PartNumber": 4, "ETag": etags[1]}])) == "InvalidPart"
+done = s3.complete_multipart_upload(Bucket="docs", Key="mp.bin", UploadId=uid, MultipartUpload={"Parts": parts})
+assert done["ETag"].endswith('-3"'), done
+got = s3.get_object(Bucket="docs", Key="mp.bin")
+assert got["Body"].read() == b"".join(data) and got["ETag"] == done["ETag"], got["ETag"]
+assert got["ContentType"] == "application/x-mp" and got["Metadata"] == {"k": "v"}
+assert s3.list_objects_v2(Bucket="docs", Prefix="mp.bin")["Contents"][0]["Size"] == 2 * five + 4
+assert s3.get_object(Bucket="docs", Key="mp.bin", Range="bytes=5242878-5242881")["Body"].read() == b"\x01\x01\x02\x02"
+assert code(lambda: s3.list_parts(Bucket="docs", Key="mp.bin", UploadId=uid)) == "NoSuchUpload"
+small = s3.create_multipart_upload(Bucket="docs", Key="small.bin")["UploadId"]
+e1 = s3.upload_part(Bucket="docs", Key="small.bin", UploadId=small, PartNumber=1, Body=b"a")["ETag"]
+e2 = s3.upload_part(Bucket="docs", Key="small.bin", UploadId=small, PartNumber=2, Body=b"b")["ETag"]
+assert code(lambda: s3.complete_multipart_upload(Bucket="docs", Key="small.bin", UploadId=small,
+    MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})) == "EntityTooSmall"
+s3.abort_multipart_upload(Bucket="docs", Key="small.bin", UploadId=small)
+assert code(lambda: s3.upload_part(Bucket="docs", Key="small.bin", UploadId=small, PartNumber=3, Body=b"c")) == "NoSuchUpload"
 print("boto3 ok")
 "#;
 

@@ -107,6 +107,7 @@ pub async fn serve(
     for (k, v) in head {
         let n = k.as_str();
         if n.starts_with("x-object-meta-")
+            || n.starts_with("x-object-sysmeta-")
             || matches!(
                 n,
                 "content-type"

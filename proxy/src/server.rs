@@ -302,6 +302,16 @@ async fn route(proxy: &Arc<Proxy>, req: Request, txn: &str) -> Response {
     if let (Some(info), Some(origin)) = (&info, &origin) {
         crate::cors::decorate(&mut resp, info, origin);
     }
+    // System metadata is the proxy's own (as Swift's gatekeeper hides it).
+    let sysmeta: Vec<_> = resp
+        .headers()
+        .keys()
+        .filter(|k| k.as_str().contains("-sysmeta-"))
+        .cloned()
+        .collect();
+    for k in sysmeta {
+        resp.headers_mut().remove(k);
+    }
     resp
 }
 

@@ -14,7 +14,7 @@ use super::errors::{xml_escape, S3Error};
 use super::{from_status, Caller, Response};
 use crate::server::Proxy;
 
-const XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+pub(super) const XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
 /// Request parts for the Swift controllers: `method` with `query`.
 pub(super) fn parts(method: Method, query: &str) -> http::request::Parts {
@@ -60,7 +60,7 @@ fn enc(s: &str) -> String {
 }
 
 /// Swift's `2026-11-23T15:57:42.123450` as S3's `2026-11-23T15:57:42.123Z`.
-fn s3_time(swift: &str) -> String {
+pub(super) fn s3_time(swift: &str) -> String {
     let base = swift.trim_end_matches('Z');
     match base.split_once('.') {
         Some((whole, frac)) => format!("{whole}.{:0<3.3}Z", frac),
@@ -91,6 +91,10 @@ pub async fn list_buckets(proxy: &Arc<Proxy>, c: &Caller) -> Result<Response, S3
         let Some(name) = r["name"].as_str() else {
             continue;
         };
+        // Multipart parts live in hidden `<bucket>+segments` containers.
+        if !super::valid_bucket(name) {
+            continue;
+        }
         let created = s3_time(r["last_modified"].as_str().unwrap_or_default());
         out.push_str(&format!(
             "<Bucket><Name>{}</Name><CreationDate>{created}</CreationDate></Bucket>",
@@ -133,7 +137,14 @@ pub async fn head(proxy: &Arc<Proxy>, c: &Caller, bucket: &str) -> Result<Respon
 pub async fn delete(proxy: &Arc<Proxy>, c: &Caller, bucket: &str) -> Result<Response, S3Error> {
     let resp = crate::db::container(proxy, &c.account, bucket, &parts(Method::DELETE, "")).await;
     match resp.status() {
-        s if s.is_success() => Ok(empty(StatusCode::NO_CONTENT)),
+        s if s.is_success() => {
+            // Its (empty) segments container goes too; one holding parts
+            // of unfinished uploads stays, as in Swift's s3api.
+            let segments = super::multipart::segments_container(bucket);
+            let _ = crate::db::container(proxy, &c.account, &segments, &parts(Method::DELETE, ""))
+                .await;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
         StatusCode::CONFLICT => Err(S3Error::new(
             "BucketNotEmpty",
             "The bucket you tried to delete is not empty",

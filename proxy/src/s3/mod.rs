@@ -14,6 +14,7 @@ pub mod body;
 mod bucket;
 pub mod chunked;
 pub mod errors;
+pub mod multipart;
 mod object;
 
 use std::sync::Arc;
@@ -83,6 +84,31 @@ pub enum Op {
         bucket: String,
         key: String,
     },
+    CreateMultipartUpload {
+        bucket: String,
+        key: String,
+    },
+    UploadPart {
+        bucket: String,
+        key: String,
+        upload: String,
+        part: u32,
+    },
+    ListParts {
+        bucket: String,
+        key: String,
+        upload: String,
+    },
+    CompleteMultipartUpload {
+        bucket: String,
+        key: String,
+        upload: String,
+    },
+    AbortMultipartUpload {
+        bucket: String,
+        key: String,
+        upload: String,
+    },
 }
 
 fn decode(s: &str) -> Result<String, S3Error> {
@@ -148,6 +174,11 @@ impl Op {
             "response-content-language",
             "response-cache-control",
             "response-expires",
+            "uploads",
+            "uploadId",
+            "partNumber",
+            "max-parts",
+            "part-number-marker",
         ];
         let is_auth = |k: &str| k.starts_with("X-Amz-");
         if query
@@ -171,6 +202,49 @@ impl Op {
         }
         if key.len() > crate::server::MAX_OBJECT_NAME {
             return Err(S3Error::new("KeyTooLongError", "Your key is too long"));
+        }
+        let val = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        if let Some(upload) = val("uploadId") {
+            return match *method {
+                Method::PUT => {
+                    let part = val("partNumber")
+                        .and_then(|p| p.parse().ok())
+                        .ok_or_else(|| {
+                            S3Error::new(
+                                "InvalidArgument",
+                                "Part number must be an integer between 1 and 10000, inclusive",
+                            )
+                        })?;
+                    Ok(Op::UploadPart {
+                        bucket,
+                        key,
+                        upload,
+                        part,
+                    })
+                }
+                Method::GET => Ok(Op::ListParts {
+                    bucket,
+                    key,
+                    upload,
+                }),
+                Method::POST => Ok(Op::CompleteMultipartUpload {
+                    bucket,
+                    key,
+                    upload,
+                }),
+                Method::DELETE => Ok(Op::AbortMultipartUpload {
+                    bucket,
+                    key,
+                    upload,
+                }),
+                _ => Err(unsupported()),
+            };
+        }
+        if has("uploads") {
+            return match *method {
+                Method::POST => Ok(Op::CreateMultipartUpload { bucket, key }),
+                _ => Err(unsupported()),
+            };
         }
         match *method {
             Method::PUT => Ok(Op::PutObject { bucket, key }),
@@ -196,6 +270,10 @@ impl Op {
                 | Op::DeleteBucket { .. }
                 | Op::PutObject { .. }
                 | Op::DeleteObject { .. }
+                | Op::CreateMultipartUpload { .. }
+                | Op::UploadPart { .. }
+                | Op::CompleteMultipartUpload { .. }
+                | Op::AbortMultipartUpload { .. }
         )
     }
 }
@@ -285,6 +363,32 @@ async fn serve(proxy: &Arc<Proxy>, req: Request) -> Result<Response, S3Error> {
             object::get(proxy, &caller, &bucket, &key, head, &parts, &query).await
         }
         Op::DeleteObject { bucket, key } => object::delete(proxy, &caller, &bucket, &key).await,
+        Op::CreateMultipartUpload { bucket, key } => {
+            multipart::create(proxy, &caller, &bucket, &key, &parts).await
+        }
+        Op::UploadPart {
+            bucket,
+            key,
+            upload,
+            part,
+        } => {
+            multipart::upload_part(proxy, &caller, &bucket, &key, &upload, part, parts, body).await
+        }
+        Op::ListParts {
+            bucket,
+            key,
+            upload,
+        } => multipart::list_parts(proxy, &caller, &bucket, &key, &upload, &query).await,
+        Op::CompleteMultipartUpload {
+            bucket,
+            key,
+            upload,
+        } => multipart::complete(proxy, &caller, &bucket, &key, &upload, body).await,
+        Op::AbortMultipartUpload {
+            bucket,
+            key,
+            upload,
+        } => multipart::abort(proxy, &caller, &bucket, &key, &upload).await,
     }
 }
 

@@ -26,7 +26,7 @@ fn set(h: &mut HeaderMap, name: &str, value: &str) -> Result<(), S3Error> {
 }
 
 /// Headers of a PutObject that the object keeps, in Swift's names.
-fn object_headers(req: &HeaderMap) -> Result<HeaderMap, S3Error> {
+pub(super) fn object_headers(req: &HeaderMap) -> Result<HeaderMap, S3Error> {
     let mut h = HeaderMap::new();
     for (name, value) in req {
         let n = name.as_str();
@@ -108,7 +108,21 @@ pub async fn put(
     if !bucket::exists(proxy, c, bucket_name).await {
         return Err(from_status(StatusCode::NOT_FOUND, "NoSuchBucket"));
     }
-    let mut headers = object_headers(&parts.headers)?;
+    let headers = object_headers(&parts.headers)?;
+    store(proxy, c, bucket_name, key, parts, body, headers).await
+}
+
+/// Streams the request's body (decoded and checked) into `container/name`
+/// with `headers`; answers with the S3 ETag.
+pub(super) async fn store(
+    proxy: &Arc<Proxy>,
+    c: &Caller,
+    container: &str,
+    name: &str,
+    parts: http::request::Parts,
+    body: Incoming,
+    mut headers: HeaderMap,
+) -> Result<Response, S3Error> {
     let streaming = matches!(c.signed.payload, Payload::Streaming { .. });
     let len = if streaming {
         length(&parts.headers, "x-amz-decoded-content-length")?
@@ -120,6 +134,9 @@ pub async fn put(
             "EntityTooLarge",
             "Your proposed upload exceeds the maximum allowed object size.",
         ));
+    }
+    if let Some(md5) = object_headers(&parts.headers)?.get("etag") {
+        headers.insert("etag", md5.clone());
     }
     set(&mut headers, "content-length", &len.to_string())?;
     set(&mut headers, "x-timestamp", &crate::object::now_timestamp())?;
@@ -138,13 +155,13 @@ pub async fn put(
     };
     let placement = proxy
         .backend
-        .place(Kind::Object, RingPath::Object(&c.account, bucket_name, key));
-    let path = format!("/{}/{bucket_name}/{key}", c.account);
+        .place(Kind::Object, RingPath::Object(&c.account, container, name));
+    let path = format!("/{}/{container}/{name}", c.account);
     let resp = crate::object::upload(
         proxy,
         &placement,
         &path,
-        (&c.account, bucket_name),
+        (&c.account, container),
         &headers,
         &mut src,
     )
@@ -175,11 +192,16 @@ fn s3_headers(swift: &HeaderMap) -> HeaderMap {
             if let Ok(n) = HeaderName::from_bytes(format!("x-amz-meta-{meta}").as_bytes()) {
                 h.append(n, value.clone());
             }
-        } else if n == "etag" {
+        } else if n == "etag" && !swift.contains_key(super::multipart::ETAG_SYSMETA) {
             let quoted = format!(
                 "\"{}\"",
                 value.to_str().unwrap_or_default().trim_matches('"')
             );
+            if let Ok(v) = HeaderValue::from_str(&quoted) {
+                h.insert("etag", v);
+            }
+        } else if n == super::multipart::ETAG_SYSMETA {
+            let quoted = format!("\"{}\"", value.to_str().unwrap_or_default());
             if let Ok(v) = HeaderValue::from_str(&quoted) {
                 h.insert("etag", v);
             }
@@ -202,6 +224,48 @@ fn s3_headers(swift: &HeaderMap) -> HeaderMap {
     h
 }
 
+/// If-Match and If-None-Match, checked here against the S3 ETag (a
+/// multipart object's differs from its Swift manifest's): Some(412 or
+/// 304) when the request must stop, Some(404) when there is no object.
+async fn etag_precondition(
+    proxy: &Proxy,
+    placement: &crate::backend::Placement,
+    path: &str,
+    req: &HeaderMap,
+) -> Option<StatusCode> {
+    let if_match = req.get("if-match").and_then(|v| v.to_str().ok());
+    let if_none = req.get("if-none-match").and_then(|v| v.to_str().ok());
+    if if_match.is_none() && if_none.is_none() {
+        return None;
+    }
+    let head =
+        match crate::object::fetch(proxy, placement, path, &HeaderMap::new(), Method::HEAD).await {
+            Ok(r) if r.status().is_success() => r,
+            Ok(r) => return Some(r.status()),
+            Err(s) => return Some(s),
+        };
+    let h = head.headers();
+    let etag = h
+        .get(super::multipart::ETAG_SYSMETA)
+        .or(h.get("etag"))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_string();
+    let listed = |list: &str| {
+        list.split(',')
+            .map(|e| e.trim().trim_start_matches("W/").trim_matches('"'))
+            .any(|e| e == "*" || e == etag)
+    };
+    if if_match.is_some_and(|l| !listed(l)) {
+        return Some(StatusCode::PRECONDITION_FAILED);
+    }
+    if if_none.is_some_and(listed) {
+        return Some(StatusCode::NOT_MODIFIED);
+    }
+    None
+}
+
 const OVERRIDES: [(&str, &str); 6] = [
     ("response-content-type", "content-type"),
     ("response-content-disposition", "content-disposition"),
@@ -222,13 +286,7 @@ pub async fn get(
     query: &[(String, String)],
 ) -> Result<Response, S3Error> {
     let mut swift = bucket::parts(if head { Method::HEAD } else { Method::GET }, "");
-    for n in [
-        "range",
-        "if-match",
-        "if-none-match",
-        "if-modified-since",
-        "if-unmodified-since",
-    ] {
+    for n in ["range", "if-modified-since", "if-unmodified-since"] {
         if let Some(v) = parts.headers.get(n) {
             swift.headers.insert(n, v.clone());
         }
@@ -237,6 +295,14 @@ pub async fn get(
         .backend
         .place(Kind::Object, RingPath::Object(&c.account, bucket_name, key));
     let path = format!("/{}/{bucket_name}/{key}", c.account);
+    if let Some(status) = etag_precondition(proxy, &placement, &path, &parts.headers).await {
+        if status == StatusCode::NOT_MODIFIED {
+            let mut r = http::Response::new(stratus_common::body::Body::empty());
+            *r.status_mut() = status;
+            return Ok(r);
+        }
+        return Err(from_status(status, "NoSuchKey"));
+    }
     let resp = crate::object::get(proxy, &placement, &path, &c.account, &swift).await;
     let status = resp.status();
     if status == StatusCode::NOT_MODIFIED {
@@ -277,6 +343,17 @@ pub async fn delete(
         .backend
         .place(Kind::Object, RingPath::Object(&c.account, bucket_name, key));
     let path = format!("/{}/{bucket_name}/{key}", c.account);
+    // A multipart object's parts go with it.
+    let manifest =
+        match crate::object::fetch(proxy, &placement, &path, &HeaderMap::new(), Method::HEAD).await
+        {
+            Ok(r) => r
+                .headers()
+                .get("x-object-manifest")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            Err(_) => None,
+        };
     let resp = crate::object::write_meta(
         proxy,
         &placement,
@@ -288,6 +365,9 @@ pub async fn delete(
     match resp.status() {
         // Deleting what is not there is a success in S3.
         s if s.is_success() || s == StatusCode::NOT_FOUND => {
+            if let Some(m) = manifest {
+                super::multipart::delete_parts_of(proxy, c, bucket_name, &m).await;
+            }
             let mut r = http::Response::new(stratus_common::body::Body::empty());
             *r.status_mut() = StatusCode::NO_CONTENT;
             Ok(r)

@@ -240,10 +240,25 @@ async fn put(
     if let Some(w) = large.as_mut() {
         w.mark_committed();
     }
+    // Large-object manifests list with the size and ETag of the whole
+    // (Swift's container-update override sysmeta).
+    let overridden = |what: &str| {
+        parts
+            .headers
+            .get(format!("x-object-sysmeta-container-update-override-{what}"))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let row = vec![
-        ("x-size".to_string(), size.to_string()),
+        (
+            "x-size".to_string(),
+            overridden("size").unwrap_or_else(|| size.to_string()),
+        ),
         ("x-content-type".to_string(), content_type),
-        ("x-etag".to_string(), etag.clone()),
+        (
+            "x-etag".to_string(),
+            overridden("etag").unwrap_or_else(|| etag.clone()),
+        ),
     ];
     update::container(node, dev, parts, Update::new("PUT", path, ts, row)).await;
     let mut r = empty(StatusCode::CREATED);
