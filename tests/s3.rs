@@ -243,6 +243,14 @@ assert code(lambda: s3.complete_multipart_upload(Bucket="docs", Key="small.bin",
     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})) == "EntityTooSmall"
 s3.abort_multipart_upload(Bucket="docs", Key="small.bin", UploadId=small)
 assert code(lambda: s3.upload_part(Bucket="docs", Key="small.bin", UploadId=small, PartNumber=3, Body=b"c")) == "NoSuchUpload"
+# DeleteObjects, verbose and quiet.
+for k in ("d/1", "d/2", "d/3"):
+    s3.put_object(Bucket="docs", Key=k, Body=b"x")
+r = s3.delete_objects(Bucket="docs", Delete={"Objects": [{"Key": "d/1"}, {"Key": "d/2"}, {"Key": "d/none"}]})
+assert sorted(d["Key"] for d in r["Deleted"]) == ["d/1", "d/2", "d/none"], r
+r = s3.delete_objects(Bucket="docs", Delete={"Objects": [{"Key": "d/3"}], "Quiet": True})
+assert "Deleted" not in r and "Errors" not in r, r
+assert "Contents" not in s3.list_objects_v2(Bucket="docs", Prefix="d/")
 print("boto3 ok")
 "#;
 

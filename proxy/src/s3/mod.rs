@@ -5,8 +5,8 @@
 //! writes, `swift download` reads.
 //!
 //! Requests are parsed at the edge — signature ([`auth`]), body
-//! ([`chunked`], [`body`]), addressing and operation ([`Op`]) — and errors
-//! are S3's XML ([`errors`]). Path-style addressing; SigV4 in the header or
+//! ([`chunked`], [`body`], [`xml`]), addressing and operation ([`Op`]) —
+//! and errors are S3's XML ([`errors`]). Path-style addressing; SigV4 in the header or
 //! a presigned query, secrets from the identity service.
 
 pub mod auth;
@@ -16,6 +16,7 @@ pub mod chunked;
 pub mod errors;
 pub mod multipart;
 mod object;
+pub mod xml;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -79,6 +80,9 @@ pub enum Op {
         bucket: String,
         key: String,
         head: bool,
+    },
+    DeleteObjects {
+        bucket: String,
     },
     DeleteObject {
         bucket: String,
@@ -179,6 +183,7 @@ impl Op {
             "partNumber",
             "max-parts",
             "part-number-marker",
+            "delete",
         ];
         let is_auth = |k: &str| k.starts_with("X-Amz-");
         if query
@@ -193,6 +198,7 @@ impl Op {
                 Method::HEAD => Ok(Op::HeadBucket { bucket }),
                 Method::DELETE => Ok(Op::DeleteBucket { bucket }),
                 Method::GET if has("location") => Ok(Op::GetBucketLocation { bucket }),
+                Method::POST if has("delete") => Ok(Op::DeleteObjects { bucket }),
                 Method::GET => Ok(Op::ListObjects {
                     bucket,
                     v2: query.iter().any(|(k, v)| k == "list-type" && v == "2"),
@@ -270,6 +276,7 @@ impl Op {
                 | Op::DeleteBucket { .. }
                 | Op::PutObject { .. }
                 | Op::DeleteObject { .. }
+                | Op::DeleteObjects { .. }
                 | Op::CreateMultipartUpload { .. }
                 | Op::UploadPart { .. }
                 | Op::CompleteMultipartUpload { .. }
@@ -363,6 +370,7 @@ async fn serve(proxy: &Arc<Proxy>, req: Request) -> Result<Response, S3Error> {
             object::get(proxy, &caller, &bucket, &key, head, &parts, &query).await
         }
         Op::DeleteObject { bucket, key } => object::delete(proxy, &caller, &bucket, &key).await,
+        Op::DeleteObjects { bucket } => object::delete_many(proxy, &caller, &bucket, body).await,
         Op::CreateMultipartUpload { bucket, key } => {
             multipart::create(proxy, &caller, &bucket, &key, &parts).await
         }

@@ -26,8 +26,6 @@ pub const MAX_PARTS: u32 = 10_000;
 pub const MIN_PART: u64 = 5 << 20;
 /// The ETag of the whole, kept on the manifest.
 pub const ETAG_SYSMETA: &str = "x-object-sysmeta-s3api-etag";
-/// A CompleteMultipartUpload body larger than this is refused.
-const MAX_COMPLETE_BODY: usize = 1 << 20;
 
 pub fn segments_container(bucket: &str) -> String {
     format!("{bucket}+segments")
@@ -327,46 +325,18 @@ pub async fn abort(
 
 /// The (part number, ETag) list of a CompleteMultipartUpload body.
 pub fn parse_complete(body: &[u8]) -> Result<Vec<(u32, String)>, S3Error> {
-    let malformed = || {
-        S3Error::new(
-            "MalformedXML",
-            "The XML you provided was not well-formed or did not validate against our published schema.",
-        )
-    };
-    let text = std::str::from_utf8(body).map_err(|_| malformed())?;
-    let root_at = text
-        .find("<CompleteMultipartUpload")
-        .ok_or_else(malformed)?;
-    let end = text
-        .rfind("</CompleteMultipartUpload>")
-        .ok_or_else(malformed)?;
-    let inner = text.get(root_at..end).ok_or_else(malformed)?;
-    let inner = &inner[inner.find('>').ok_or_else(malformed)? + 1..];
-    let field = |block: &str, tag: &str| -> Option<String> {
-        let open = format!("<{tag}>");
-        let close = format!("</{tag}>");
-        let s = block.find(&open)? + open.len();
-        let e = s + block[s..].find(&close)?;
-        Some(block[s..e].trim().to_string())
-    };
+    use super::xml;
+    let inside = xml::root(body, "CompleteMultipartUpload")?;
     let mut out = Vec::new();
-    let mut rest = inner;
-    while let Some(s) = rest.find("<Part>") {
-        let e = rest[s..].find("</Part>").ok_or_else(malformed)? + s;
-        let block = &rest[s + 6..e];
-        let number = field(block, "PartNumber")
-            .and_then(|n| n.parse::<u32>().ok())
-            .ok_or_else(malformed)?;
-        let etag = field(block, "ETag").ok_or_else(malformed)?;
-        let etag = etag.replace("&quot;", "\"").replace("&#34;", "\"");
-        out.push((number, etag.trim_matches('"').to_string()));
-        rest = &rest[e + 7..];
-        if out.len() > MAX_PARTS as usize {
-            return Err(malformed());
-        }
+    for part in xml::elements(inside, "Part", MAX_PARTS as usize)? {
+        let number = xml::text(part, "PartNumber")
+            .and_then(|n| n.trim().parse::<u32>().ok())
+            .ok_or_else(xml::malformed)?;
+        let etag = xml::text(part, "ETag").ok_or_else(xml::malformed)?;
+        out.push((number, etag.trim().trim_matches('"').to_string()));
     }
     if out.is_empty() {
-        return Err(malformed());
+        return Err(xml::malformed());
     }
     Ok(out)
 }
@@ -393,7 +363,7 @@ pub async fn complete(
     body: Incoming,
 ) -> Result<Response, S3Error> {
     let marker_headers = marker(proxy, c, bucket_name, key, upload).await?;
-    let raw = http_body_util::Limited::new(body, MAX_COMPLETE_BODY);
+    let raw = http_body_util::Limited::new(body, super::xml::MAX_BODY);
     let raw = http_body_util::BodyExt::collect(raw)
         .await
         .map_err(|_| {

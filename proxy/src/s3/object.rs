@@ -376,6 +376,56 @@ pub async fn delete(
     }
 }
 
+/// DeleteObjects (`POST /bucket?delete`): up to 1,000 keys; per-key
+/// results, only the errors when `<Quiet>true</Quiet>`.
+pub async fn delete_many(
+    proxy: &Arc<Proxy>,
+    c: &Caller,
+    bucket_name: &str,
+    body: Incoming,
+) -> Result<Response, S3Error> {
+    use super::xml;
+    let raw = http_body_util::BodyExt::collect(http_body_util::Limited::new(body, xml::MAX_BODY))
+        .await
+        .map_err(|_| xml::malformed())?
+        .to_bytes();
+    let inside = xml::root(&raw, "Delete")?;
+    let quiet = xml::text(inside, "Quiet").is_some_and(|q| q.trim() == "true");
+    let keys: Vec<String> = xml::elements(inside, "Object", 1000)?
+        .iter()
+        .map(|o| xml::text(o, "Key").ok_or_else(xml::malformed))
+        .collect::<Result<_, _>>()?;
+    if keys.is_empty() {
+        return Err(xml::malformed());
+    }
+    if !bucket::exists(proxy, c, bucket_name).await {
+        return Err(from_status(StatusCode::NOT_FOUND, "NoSuchBucket"));
+    }
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult xmlns=\"{}\">",
+        bucket::XMLNS
+    );
+    for key in keys {
+        let esc = super::errors::xml_escape(&key);
+        let result = if key.is_empty() || key.len() > crate::server::MAX_OBJECT_NAME {
+            Err(S3Error::new("InvalidArgument", "Invalid key"))
+        } else {
+            delete(proxy, c, bucket_name, &key).await
+        };
+        match result {
+            Ok(_) if !quiet => out.push_str(&format!("<Deleted><Key>{esc}</Key></Deleted>")),
+            Ok(_) => {}
+            Err(e) => out.push_str(&format!(
+                "<Error><Key>{esc}</Key><Code>{}</Code><Message>{}</Message></Error>",
+                e.code,
+                super::errors::xml_escape(&e.message)
+            )),
+        }
+    }
+    out.push_str("</DeleteResult>");
+    Ok(bucket::xml(StatusCode::OK, out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
