@@ -251,6 +251,18 @@ assert sorted(d["Key"] for d in r["Deleted"]) == ["d/1", "d/2", "d/none"], r
 r = s3.delete_objects(Bucket="docs", Delete={"Objects": [{"Key": "d/3"}], "Quiet": True})
 assert "Deleted" not in r and "Errors" not in r, r
 assert "Contents" not in s3.list_objects_v2(Bucket="docs", Prefix="d/")
+# CopyObject: metadata copied or replaced, a multipart source read whole, conditions.
+r = s3.copy_object(Bucket="docs", Key="copy.bin", CopySource={"Bucket": "docs", "Key": "mp.bin"})
+assert r["CopyObjectResult"]["ETag"].startswith('"') and "-" not in r["CopyObjectResult"]["ETag"], r
+c = s3.get_object(Bucket="docs", Key="copy.bin")
+assert c["Body"].read() == b"".join(data) and c["Metadata"] == {"k": "v"}, c["Metadata"]
+s3.copy_object(Bucket="docs", Key="copy2.bin", CopySource="docs/shared.txt", MetadataDirective="REPLACE",
+               Metadata={"new": "1"}, ContentType="text/x-new")
+c2 = s3.head_object(Bucket="docs", Key="copy2.bin")
+assert c2["Metadata"] == {"new": "1"} and c2["ContentType"] == "text/x-new", c2
+assert code(lambda: s3.copy_object(Bucket="docs", Key="x", CopySource="docs/shared.txt", CopySourceIfMatch='"nope"')) == "PreconditionFailed"
+assert code(lambda: s3.copy_object(Bucket="docs", Key="x", CopySource="docs/absent")) == "NoSuchKey"
+assert code(lambda: s3.copy_object(Bucket="docs", Key="shared.txt", CopySource="docs/shared.txt")) == "InvalidRequest"
 print("boto3 ok")
 "#;
 

@@ -15,6 +15,7 @@ use super::chunked::{ChunkDecoder, ChunkSigner};
 use super::errors::S3Error;
 use super::{bucket, from_status, Caller, Response};
 use crate::backend::Kind;
+use crate::object::UploadSource;
 use crate::server::{Proxy, MAX_FILE_SIZE};
 
 fn set(h: &mut HeaderMap, name: &str, value: &str) -> Result<(), S3Error> {
@@ -99,14 +100,12 @@ pub async fn put(
     parts: http::request::Parts,
     body: Incoming,
 ) -> Result<Response, S3Error> {
-    if parts.headers.contains_key("x-amz-copy-source") {
-        return Err(S3Error::new(
-            "NotImplemented",
-            "CopyObject is not implemented yet.",
-        ));
-    }
     if !bucket::exists(proxy, c, bucket_name).await {
         return Err(from_status(StatusCode::NOT_FOUND, "NoSuchBucket"));
+    }
+    if let Some(source) = parts.headers.get("x-amz-copy-source") {
+        let source = source.to_str().unwrap_or_default().to_string();
+        return copy(proxy, c, bucket_name, key, &source, &parts.headers).await;
     }
     let headers = object_headers(&parts.headers)?;
     store(proxy, c, bucket_name, key, parts, body, headers).await
@@ -374,6 +373,167 @@ pub async fn delete(
         }
         s => Err(from_status(s, "NoSuchKey")),
     }
+}
+
+/// Copies stream from the source's GET (a multipart source reads as the
+/// whole object) straight into the destination's upload.
+impl UploadSource for stratus_common::body::Body {
+    async fn next_chunk(&mut self) -> Option<Result<bytes::Bytes, StatusCode>> {
+        use http_body_util::BodyExt;
+        loop {
+            match self.frame().await {
+                None => return None,
+                Some(Err(_)) => return Some(Err(StatusCode::SERVICE_UNAVAILABLE)),
+                Some(Ok(f)) => {
+                    if let Ok(d) = f.into_data() {
+                        return Some(Ok(d));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// CopyObject (`x-amz-copy-source: /bucket/key`, within the caller's
+/// account): metadata copied or, with `x-amz-metadata-directive:
+/// REPLACE`, taken from the request; `x-amz-copy-source-if-*` honoured.
+async fn copy(
+    proxy: &Arc<Proxy>,
+    c: &Caller,
+    bucket_name: &str,
+    key: &str,
+    source: &str,
+    req: &HeaderMap,
+) -> Result<Response, S3Error> {
+    let decoded =
+        percent_encoding::percent_decode_str(source.split('?').next().unwrap_or_default())
+            .decode_utf8()
+            .map_err(|_| S3Error::new("InvalidArgument", "Invalid copy source encoding"))?;
+    let (src_bucket, src_key) = decoded
+        .trim_start_matches('/')
+        .split_once('/')
+        .filter(|(b, k)| super::valid_bucket(b) && !k.is_empty())
+        .ok_or_else(|| {
+            S3Error::new(
+                "InvalidArgument",
+                "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+            )
+        })?;
+    let replace = match req
+        .get("x-amz-metadata-directive")
+        .and_then(|v| v.to_str().ok())
+    {
+        None | Some("COPY") => false,
+        Some("REPLACE") => true,
+        Some(_) => {
+            return Err(S3Error::new(
+                "InvalidArgument",
+                "Unknown metadata directive.",
+            ))
+        }
+    };
+    if src_bucket == bucket_name && src_key == key && !replace {
+        return Err(S3Error::new(
+            "InvalidRequest",
+            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+        ));
+    }
+    // The source's conditions, in the names a GET takes.
+    let mut conditions = HeaderMap::new();
+    for (from, to) in [
+        ("x-amz-copy-source-if-match", "if-match"),
+        ("x-amz-copy-source-if-none-match", "if-none-match"),
+        ("x-amz-copy-source-if-modified-since", "if-modified-since"),
+        (
+            "x-amz-copy-source-if-unmodified-since",
+            "if-unmodified-since",
+        ),
+    ] {
+        if let Some(v) = req.get(from) {
+            conditions.insert(to, v.clone());
+        }
+    }
+    let mut get_parts = bucket::parts(Method::GET, "");
+    get_parts.headers = conditions;
+    let query: Vec<(String, String)> = Vec::new();
+    let source = get(proxy, c, src_bucket, src_key, false, &get_parts, &query).await?;
+    if source.status() != StatusCode::OK {
+        // A copy condition that does not hold is a 412, whichever it was.
+        return Err(from_status(StatusCode::PRECONDITION_FAILED, "NoSuchKey"));
+    }
+    let (src, mut body) = source.into_parts();
+    let len = src
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .ok_or_else(|| S3Error::new("InternalError", "The source has no length"))?;
+    let mut headers = if replace {
+        object_headers(req)?
+    } else {
+        let mut h = HeaderMap::new();
+        for (k, v) in &src.headers {
+            let n = k.as_str();
+            if let Some(meta) = n.strip_prefix("x-amz-meta-") {
+                set(
+                    &mut h,
+                    &format!("x-object-meta-{meta}"),
+                    v.to_str().unwrap_or_default(),
+                )?;
+            } else if matches!(
+                n,
+                "content-type"
+                    | "content-disposition"
+                    | "content-encoding"
+                    | "content-language"
+                    | "cache-control"
+                    | "expires"
+            ) {
+                h.insert(k.clone(), v.clone());
+            }
+        }
+        h
+    };
+    headers.remove("etag");
+    set(&mut headers, "content-length", &len.to_string())?;
+    set(&mut headers, "x-timestamp", &crate::object::now_timestamp())?;
+    let placement = proxy
+        .backend
+        .place(Kind::Object, RingPath::Object(&c.account, bucket_name, key));
+    let path = format!("/{}/{bucket_name}/{key}", c.account);
+    let resp = crate::object::upload(
+        proxy,
+        &placement,
+        &path,
+        (&c.account, bucket_name),
+        &headers,
+        &mut body,
+    )
+    .await;
+    if resp.status() != StatusCode::CREATED {
+        return Err(from_status(resp.status(), "NoSuchKey"));
+    }
+    let etag = resp
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_string();
+    let now = stratus_common::timestamp::iso8601_micros(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as u64)
+            .unwrap_or(0),
+    );
+    Ok(bucket::xml(
+        StatusCode::OK,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CopyObjectResult xmlns=\"{}\">\
+             <LastModified>{}Z</LastModified><ETag>&quot;{etag}&quot;</ETag></CopyObjectResult>",
+            bucket::XMLNS,
+            &now[..23]
+        ),
+    ))
 }
 
 /// DeleteObjects (`POST /bucket?delete`): up to 1,000 keys; per-key
