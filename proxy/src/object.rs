@@ -256,16 +256,20 @@ fn client_length(h: &HeaderMap) -> Result<Option<u64>, Response> {
 /// Headers of a copy's source that the copy keeps unless the request
 /// sets them (user metadata only without `X-Fresh-Metadata: true`).
 fn copied_from_source(name: &str, fresh: bool) -> bool {
-    (!fresh && name.starts_with("x-object-meta-"))
-        || matches!(
-            name,
-            "content-type"
-                | "content-disposition"
-                | "content-encoding"
-                | "content-language"
-                | "cache-control"
-                | "expires"
-        )
+    (!fresh && name.starts_with("x-object-meta-")) || is_content_header(name)
+}
+
+/// The headers that describe an object's content and travel with it.
+pub fn is_content_header(name: &str) -> bool {
+    matches!(
+        name,
+        "content-type"
+            | "content-disposition"
+            | "content-encoding"
+            | "content-language"
+            | "cache-control"
+            | "expires"
+    )
 }
 
 /// Opens the source of `X-Copy-From: <container>/<object>` (same account)

@@ -400,6 +400,20 @@ async fn serve(proxy: &Arc<Proxy>, req: Request) -> Result<Response, S3Error> {
     }
 }
 
+/// Where an object of the caller's account lives: its placement and path.
+pub(crate) fn locate(
+    proxy: &Proxy,
+    c: &Caller,
+    container: &str,
+    name: &str,
+) -> (crate::backend::Placement, String) {
+    let placement = proxy.backend.place(
+        crate::backend::Kind::Object,
+        stratus_ring::Path::Object(&c.account, container, name),
+    );
+    (placement, format!("/{}/{container}/{name}", c.account))
+}
+
 /// S3's error for a Swift status from the object store.
 pub fn from_status(status: http::StatusCode, missing: &'static str) -> S3Error {
     match status.as_u16() {

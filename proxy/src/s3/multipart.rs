@@ -12,12 +12,10 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
 use md5::{Digest, Md5};
-use stratus_ring::Path as RingPath;
 
 use super::bucket::{self, xml};
 use super::errors::{xml_escape, S3Error};
 use super::{from_status, object, Caller, Response};
-use crate::backend::Kind;
 use crate::object::UploadSource;
 use crate::server::Proxy;
 
@@ -67,10 +65,7 @@ async fn put_empty(
     if let Ok(v) = HeaderValue::from_str(&crate::object::now_timestamp()) {
         headers.insert("x-timestamp", v);
     }
-    let placement = proxy
-        .backend
-        .place(Kind::Object, RingPath::Object(&c.account, container, name));
-    let path = format!("/{}/{container}/{name}", c.account);
+    let (placement, path) = super::locate(proxy, c, container, name);
     let r = crate::object::upload(
         proxy,
         &placement,
@@ -88,10 +83,7 @@ async fn put_empty(
 }
 
 async fn delete_object(proxy: &Proxy, c: &Caller, container: &str, name: &str) {
-    let placement = proxy
-        .backend
-        .place(Kind::Object, RingPath::Object(&c.account, container, name));
-    let path = format!("/{}/{container}/{name}", c.account);
+    let (placement, path) = super::locate(proxy, c, container, name);
     let _ = crate::object::write_meta(
         proxy,
         &placement,
@@ -115,11 +107,7 @@ async fn marker(
     }
     let container = segments_container(bucket_name);
     let name = format!("{key}/{upload}");
-    let placement = proxy.backend.place(
-        Kind::Object,
-        RingPath::Object(&c.account, &container, &name),
-    );
-    let path = format!("/{}/{container}/{name}", c.account);
+    let (placement, path) = super::locate(proxy, c, &container, &name);
     match crate::object::fetch(proxy, &placement, &path, &HeaderMap::new(), Method::HEAD).await {
         Ok(r) if r.status().is_success() => Ok(r.headers().clone()),
         Ok(r) if r.status() == StatusCode::NOT_FOUND => Err(no_such_upload()),
@@ -410,17 +398,7 @@ pub async fn complete(
     let mut headers = HeaderMap::new();
     for (k, v) in &marker_headers {
         let n = k.as_str();
-        if n.starts_with("x-object-meta-")
-            || matches!(
-                n,
-                "content-type"
-                    | "content-disposition"
-                    | "content-encoding"
-                    | "content-language"
-                    | "cache-control"
-                    | "expires"
-            )
-        {
+        if n.starts_with("x-object-meta-") || crate::object::is_content_header(n) {
             headers.insert(k.clone(), v.clone());
         }
     }

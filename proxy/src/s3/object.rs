@@ -7,14 +7,12 @@ use std::sync::Arc;
 use base64::Engine;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
-use stratus_ring::Path as RingPath;
 
 use super::auth::Payload;
 use super::body::S3Body;
 use super::chunked::{ChunkDecoder, ChunkSigner};
 use super::errors::S3Error;
 use super::{bucket, from_status, Caller, Response};
-use crate::backend::Kind;
 use crate::object::UploadSource;
 use crate::server::{Proxy, MAX_FILE_SIZE};
 
@@ -152,10 +150,7 @@ pub(super) async fn store(
         Payload::Sha256(h) => S3Body::plain(body, Some(h.clone()), Some(len)),
         Payload::Unsigned => S3Body::plain(body, None, Some(len)),
     };
-    let placement = proxy
-        .backend
-        .place(Kind::Object, RingPath::Object(&c.account, container, name));
-    let path = format!("/{}/{container}/{name}", c.account);
+    let (placement, path) = super::locate(proxy, c, container, name);
     let resp = crate::object::upload(
         proxy,
         &placement,
@@ -290,10 +285,7 @@ pub async fn get(
             swift.headers.insert(n, v.clone());
         }
     }
-    let placement = proxy
-        .backend
-        .place(Kind::Object, RingPath::Object(&c.account, bucket_name, key));
-    let path = format!("/{}/{bucket_name}/{key}", c.account);
+    let (placement, path) = super::locate(proxy, c, bucket_name, key);
     if let Some(status) = etag_precondition(proxy, &placement, &path, &parts.headers).await {
         if status == StatusCode::NOT_MODIFIED {
             let mut r = http::Response::new(stratus_common::body::Body::empty());
@@ -338,10 +330,7 @@ pub async fn delete(
     if !bucket::exists(proxy, c, bucket_name).await {
         return Err(from_status(StatusCode::NOT_FOUND, "NoSuchBucket"));
     }
-    let placement = proxy
-        .backend
-        .place(Kind::Object, RingPath::Object(&c.account, bucket_name, key));
-    let path = format!("/{}/{bucket_name}/{key}", c.account);
+    let (placement, path) = super::locate(proxy, c, bucket_name, key);
     // A multipart object's parts go with it.
     let manifest =
         match crate::object::fetch(proxy, &placement, &path, &HeaderMap::new(), Method::HEAD).await
@@ -479,15 +468,7 @@ async fn copy(
                     &format!("x-object-meta-{meta}"),
                     v.to_str().unwrap_or_default(),
                 )?;
-            } else if matches!(
-                n,
-                "content-type"
-                    | "content-disposition"
-                    | "content-encoding"
-                    | "content-language"
-                    | "cache-control"
-                    | "expires"
-            ) {
+            } else if crate::object::is_content_header(n) {
                 h.insert(k.clone(), v.clone());
             }
         }
@@ -496,10 +477,7 @@ async fn copy(
     headers.remove("etag");
     set(&mut headers, "content-length", &len.to_string())?;
     set(&mut headers, "x-timestamp", &crate::object::now_timestamp())?;
-    let placement = proxy
-        .backend
-        .place(Kind::Object, RingPath::Object(&c.account, bucket_name, key));
-    let path = format!("/{}/{bucket_name}/{key}", c.account);
+    let (placement, path) = super::locate(proxy, c, bucket_name, key);
     let resp = crate::object::upload(
         proxy,
         &placement,
