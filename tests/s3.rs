@@ -263,6 +263,19 @@ assert c2["Metadata"] == {"new": "1"} and c2["ContentType"] == "text/x-new", c2
 assert code(lambda: s3.copy_object(Bucket="docs", Key="x", CopySource="docs/shared.txt", CopySourceIfMatch='"nope"')) == "PreconditionFailed"
 assert code(lambda: s3.copy_object(Bucket="docs", Key="x", CopySource="docs/absent")) == "NoSuchKey"
 assert code(lambda: s3.copy_object(Bucket="docs", Key="shared.txt", CopySource="docs/shared.txt")) == "InvalidRequest"
+# Additional checksums: checked, kept, shown on request (and checked by botocore).
+import base64, hashlib
+body = b"checksummed body"
+want = base64.b64encode(hashlib.sha256(body).digest()).decode()
+r = s3.put_object(Bucket="docs", Key="sum.txt", Body=body, ChecksumAlgorithm="SHA256")
+assert r["ChecksumSHA256"] == want, r
+h = s3.head_object(Bucket="docs", Key="sum.txt", ChecksumMode="ENABLED")
+assert h["ChecksumSHA256"] == want, h
+g = s3.get_object(Bucket="docs", Key="sum.txt", ChecksumMode="ENABLED")
+assert g["Body"].read() == body and g["ChecksumSHA256"] == want
+assert "ChecksumSHA256" not in s3.head_object(Bucket="docs", Key="sum.txt")
+assert code(lambda: s3.put_object(Bucket="docs", Key="bad.txt", Body=body, ChecksumCRC32="AAAAAA==")) == "BadDigest"
+assert code(lambda: s3.head_object(Bucket="docs", Key="bad.txt")) == "404"
 print("boto3 ok")
 "#;
 
@@ -377,6 +390,47 @@ fn aws_chunked_signed_uploads() {
         dir.path(),
     );
     assert!(!missing.status.success(), "a refused upload left an object");
+    // A signed payload hash that the body does not match: refused, not stored.
+    let claimed = sigv4::sha256_hex(b"the body that was signed");
+    let headers = vec![
+        ("host".to_string(), host.clone()),
+        ("x-amz-content-sha256".to_string(), claimed.clone()),
+        ("x-amz-date".to_string(), amz_date.clone()),
+    ];
+    let (canonical, signed) =
+        sigv4::canonical_request("PUT", "/chunks/mismatch.txt", &[], &headers, &claimed);
+    let sts = sigv4::string_to_sign(&amz_date, &scope, &canonical);
+    let sig = sigv4::signature(&secret, date, "us-east-1", "s3", &sts);
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential={access}/{scope}, SignedHeaders={signed}, Signature={sig}"
+    );
+    let r = request(
+        up.proxy,
+        "PUT",
+        "/chunks/mismatch.txt",
+        &[
+            ("x-amz-content-sha256", claimed.as_str()),
+            ("x-amz-date", amz_date.as_str()),
+            ("authorization", auth.as_str()),
+        ],
+        b"a different body of the same kind",
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("XAmzContentSHA256Mismatch"));
+    let gone = tool(
+        "aws",
+        &aws,
+        &[
+            "s3api",
+            "head-object",
+            "--bucket",
+            "chunks",
+            "--key",
+            "mismatch.txt",
+        ],
+        dir.path(),
+    );
+    assert!(!gone.status.success(), "a refused upload left an object");
     // Anonymous and garbage requests: S3 errors, never a 500.
     for (method, path, headers) in [
         ("GET", "/", vec![]),

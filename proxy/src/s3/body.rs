@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use sha2::{Digest, Sha256};
 
+use super::checksum::{Algorithm, Hasher};
 use super::chunked::{ChunkDecoder, ChunkError};
 use super::errors::S3Error;
 use crate::object::UploadSource;
@@ -37,6 +38,14 @@ pub struct S3Body<S> {
     pub failure: Option<S3Error>,
     /// Trailer lines of an aws-chunked body, once it ended.
     pub trailers: Vec<(String, String)>,
+    /// The additional checksum being computed and the value it must have
+    /// (None: from a trailer, or none given).
+    checksum: Option<(Hasher, Option<String>)>,
+    /// The additional checksum of the whole body, once it ended.
+    pub checksum_value: Option<(Algorithm, String)>,
+    /// The newest piece, released only once more arrives or all checks
+    /// passed.
+    held: Option<Bytes>,
 }
 
 impl<S: UploadSource> S3Body<S> {
@@ -66,18 +75,32 @@ impl<S: UploadSource> S3Body<S> {
             done: false,
             failure: None,
             trailers: Vec::new(),
+            checksum: None,
+            checksum_value: None,
+            held: None,
         }
+    }
+
+    /// Also computes `algorithm` over the body and, at its end, checks it
+    /// against `expected` or the trailer of that name.
+    pub fn with_checksum(mut self, algorithm: Algorithm, expected: Option<String>) -> S3Body<S> {
+        self.checksum = Some((Hasher::new(algorithm), expected));
+        self
     }
 
     fn fail(&mut self, e: S3Error) -> Option<Result<Bytes, StatusCode>> {
         let status = e.status();
         self.failure = Some(e);
         self.done = true;
+        self.held = None;
         Some(Err(status))
     }
 
     fn take(&mut self, data: Bytes) -> Option<Result<Bytes, StatusCode>> {
         self.seen += data.len() as u64;
+        if let Some((h, _)) = self.checksum.as_mut() {
+            h.update(&data);
+        }
         if self.expected_len.is_some_and(|n| self.seen > n) {
             return self.fail(S3Error::new(
                 "IncompleteBody",
@@ -113,6 +136,27 @@ impl<S: UploadSource> S3Body<S> {
                 "You did not provide the number of bytes specified by the Content-Length HTTP header",
             ));
         }
+        if let Some((hasher, expected)) = self.checksum.take() {
+            let alg = hasher.algorithm;
+            let value = hasher.finish();
+            let expected = expected.or_else(|| {
+                let name = alg.header();
+                self.trailers
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.clone())
+            });
+            if expected.is_some_and(|e| e != value) {
+                return self.fail(S3Error::new(
+                    "BadDigest",
+                    format!(
+                        "The {} you specified did not match the calculated checksum.",
+                        alg.name()
+                    ),
+                ));
+            }
+            self.checksum_value = Some((alg, value));
+        }
         None
     }
 }
@@ -132,15 +176,29 @@ impl<S: UploadSource> UploadSource for S3Body<S> {
     async fn next_chunk(&mut self) -> Option<Result<Bytes, StatusCode>> {
         loop {
             if let Some(d) = self.pending.pop_front() {
-                return self.take(d);
+                match self.take(d) {
+                    // The newest piece is held back until the next one (or
+                    // the checks at the end) lets it go: replicas that had
+                    // every byte would store the object before a failed
+                    // end-of-body check could stop them.
+                    Some(Ok(d)) => match self.held.replace(d) {
+                        Some(prev) => return Some(Ok(prev)),
+                        None => continue,
+                    },
+                    other => return other,
+                }
             }
             if self.done {
-                return None;
+                return self.held.take().map(Ok);
             }
             let raw = match self.inner.next_chunk().await {
-                None => return self.end(),
+                None => match self.end() {
+                    Some(failed) => return Some(failed),
+                    None => continue,
+                },
                 Some(Err(s)) => {
                     self.done = true;
+                    self.held = None;
                     return Some(Err(s));
                 }
                 Some(Ok(raw)) => raw,
@@ -150,7 +208,7 @@ impl<S: UploadSource> UploadSource for S3Body<S> {
                     if let Some((_, h)) = sha256 {
                         h.update(&raw);
                     }
-                    return self.take(raw);
+                    self.pending.push_back(raw);
                 }
                 Decode::Chunked(Some(decoder)) => match decoder.push(&raw) {
                     Ok(out) => self.pending.extend(out),
@@ -206,6 +264,46 @@ mod tests {
         assert!(run(drain(&mut b)).is_err());
         assert_eq!(b.failure.unwrap().code, "IncompleteBody");
         let mut b = S3Body::plain(pieces(&[b"hello world!"]), None, Some(11));
+        assert!(run(drain(&mut b)).is_err());
+    }
+
+    #[test]
+    fn the_last_piece_waits_for_the_checks() {
+        let wrong = hex::encode(Sha256::digest(b"something else"));
+        let mut b = S3Body::plain(pieces(&[b"hello ", b"world"]), Some(wrong), Some(11));
+        let mut released = Vec::new();
+        let outcome = run(async {
+            while let Some(c) = b.next_chunk().await {
+                match c {
+                    Ok(d) => released.extend_from_slice(&d),
+                    Err(s) => return Err(s),
+                }
+            }
+            Ok(())
+        });
+        assert!(outcome.is_err());
+        assert_eq!(released, b"hello ", "the end was held back");
+    }
+
+    #[test]
+    fn checksums_from_headers_and_trailers() {
+        // CRC32 of "hello world" is 0x0D4A1185.
+        let crc = "DUoRhQ==".to_string();
+        let mut b = S3Body::plain(pieces(&[b"hello ", b"world"]), None, Some(11))
+            .with_checksum(Algorithm::Crc32, Some(crc.clone()));
+        assert_eq!(run(drain(&mut b)).unwrap(), b"hello world");
+        assert_eq!(b.checksum_value, Some((Algorithm::Crc32, crc.clone())));
+        let mut b = S3Body::plain(pieces(&[b"hello w0rld"]), None, Some(11))
+            .with_checksum(Algorithm::Crc32, Some(crc.clone()));
+        assert!(run(drain(&mut b)).is_err());
+        assert_eq!(b.failure.unwrap().code, "BadDigest");
+        let body: &[u8] = b"b\r\nhello world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n";
+        let mut b = S3Body::chunked(pieces(&[body]), ChunkDecoder::new(None, true), Some(11))
+            .with_checksum(Algorithm::Crc32, None);
+        assert_eq!(run(drain(&mut b)).unwrap(), b"hello world");
+        let forged: &[u8] = b"b\r\nhello world\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n";
+        let mut b = S3Body::chunked(pieces(&[forged]), ChunkDecoder::new(None, true), Some(11))
+            .with_checksum(Algorithm::Crc32, None);
         assert!(run(drain(&mut b)).is_err());
     }
 

@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod body;
 mod bucket;
+pub mod checksum;
 pub mod chunked;
 pub mod errors;
 pub mod multipart;

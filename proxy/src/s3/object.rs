@@ -150,6 +150,14 @@ pub(super) async fn store(
         Payload::Sha256(h) => S3Body::plain(body, Some(h.clone()), Some(len)),
         Payload::Unsigned => S3Body::plain(body, None, Some(len)),
     };
+    if let Some((alg, expected)) = super::checksum::requested(&parts.headers)? {
+        // A value given up front is kept with the object (one from a
+        // trailer arrives after the replicas have the headers).
+        if let Some(v) = &expected {
+            set(&mut headers, &alg.sysmeta(), v)?;
+        }
+        src = src.with_checksum(alg, expected);
+    }
     let (placement, path) = super::locate(proxy, c, container, name);
     let resp = crate::object::upload(
         proxy,
@@ -173,6 +181,9 @@ pub(super) async fn store(
             "etag",
             &format!("\"{}\"", etag.trim_matches('"')),
         )?;
+    }
+    if let Some((alg, value)) = &src.checksum_value {
+        set(r.headers_mut(), &alg.header(), value)?;
     }
     Ok(r)
 }
@@ -313,6 +324,21 @@ pub async fn get(
     let mut r = http::Response::new(body);
     *r.status_mut() = status;
     *r.headers_mut() = s3_headers(&p.headers);
+    // Stored checksums are shown when asked for, of whole objects only.
+    let mode = parts.headers.get("x-amz-checksum-mode");
+    if status == StatusCode::OK
+        && mode.is_some_and(|m| m.as_bytes().eq_ignore_ascii_case(b"enabled"))
+    {
+        for alg in super::checksum::ALL {
+            if let Some(v) = p.headers.get(alg.sysmeta()) {
+                r.headers_mut().insert(
+                    HeaderName::from_bytes(alg.header().as_bytes())
+                        .map_err(|_| S3Error::new("InternalError", "bad header"))?,
+                    v.clone(),
+                );
+            }
+        }
+    }
     for (param, header) in OVERRIDES {
         if let Some((_, v)) = query.iter().find(|(k, _)| k == param) {
             set(r.headers_mut(), header, v)?;
