@@ -49,6 +49,8 @@ pub struct Caller {
     pub project_id: String,
     /// May write (an operator role on the project).
     pub owner: bool,
+    /// May read (an operator or reader role on the project).
+    pub reader: bool,
     pub signed: SignedRequest,
     pub secret: String,
 }
@@ -319,6 +321,9 @@ async fn authenticate(proxy: &Proxy, parts: &http::request::Parts) -> Result<Cal
         account: format!("{RESELLER_PREFIX}{}", cred.project_id),
         project_id: cred.project_id.clone(),
         owner: has(&roles.operator_roles) || cred.roles.contains(&roles.reseller_admin_role),
+        reader: has(&roles.operator_roles)
+            || has(&roles.reader_roles)
+            || cred.roles.contains(&roles.reseller_admin_role),
         signed,
         secret: cred.secret.clone(),
     })
@@ -351,7 +356,7 @@ async fn serve(proxy: &Arc<Proxy>, req: Request) -> Result<Response, S3Error> {
     // Who asks comes first: strangers learn nothing about what exists.
     let caller = authenticate(proxy, &parts).await?;
     let op = Op::parse(&parts.method, parts.uri.path(), &query)?;
-    if op.writes() && !caller.owner {
+    if !caller.reader || (op.writes() && !caller.owner) {
         return Err(S3Error::access_denied());
     }
     tracing::debug!(?op, account = %caller.account, "s3");
