@@ -241,7 +241,10 @@ e1 = s3.upload_part(Bucket="docs", Key="small.bin", UploadId=small, PartNumber=1
 e2 = s3.upload_part(Bucket="docs", Key="small.bin", UploadId=small, PartNumber=2, Body=b"b")["ETag"]
 assert code(lambda: s3.complete_multipart_upload(Bucket="docs", Key="small.bin", UploadId=small,
     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]})) == "EntityTooSmall"
+pending = s3.list_multipart_uploads(Bucket="docs")
+assert [(u["Key"], u["UploadId"]) for u in pending["Uploads"]] == [("small.bin", small)], pending
 s3.abort_multipart_upload(Bucket="docs", Key="small.bin", UploadId=small)
+assert "Uploads" not in s3.list_multipart_uploads(Bucket="docs")
 assert code(lambda: s3.upload_part(Bucket="docs", Key="small.bin", UploadId=small, PartNumber=3, Body=b"c")) == "NoSuchUpload"
 # DeleteObjects, verbose and quiet.
 for k in ("d/1", "d/2", "d/3"):

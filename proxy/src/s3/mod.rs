@@ -87,6 +87,9 @@ pub enum Op {
     DeleteObjects {
         bucket: String,
     },
+    ListMultipartUploads {
+        bucket: String,
+    },
     DeleteObject {
         bucket: String,
         key: String,
@@ -187,6 +190,9 @@ impl Op {
             "max-parts",
             "part-number-marker",
             "delete",
+            "max-uploads",
+            "key-marker",
+            "upload-id-marker",
         ];
         let is_auth = |k: &str| k.starts_with("X-Amz-");
         if query
@@ -202,6 +208,7 @@ impl Op {
                 Method::DELETE => Ok(Op::DeleteBucket { bucket }),
                 Method::GET if has("location") => Ok(Op::GetBucketLocation { bucket }),
                 Method::POST if has("delete") => Ok(Op::DeleteObjects { bucket }),
+                Method::GET if has("uploads") => Ok(Op::ListMultipartUploads { bucket }),
                 Method::GET => Ok(Op::ListObjects {
                     bucket,
                     v2: query.iter().any(|(k, v)| k == "list-type" && v == "2"),
@@ -377,6 +384,9 @@ async fn serve(proxy: &Arc<Proxy>, req: Request) -> Result<Response, S3Error> {
         }
         Op::DeleteObject { bucket, key } => object::delete(proxy, &caller, &bucket, &key).await,
         Op::DeleteObjects { bucket } => object::delete_many(proxy, &caller, &bucket, body).await,
+        Op::ListMultipartUploads { bucket } => {
+            multipart::list_uploads(proxy, &caller, &bucket, &query).await
+        }
         Op::CreateMultipartUpload { bucket, key } => {
             multipart::create(proxy, &caller, &bucket, &key, &parts).await
         }

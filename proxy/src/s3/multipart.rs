@@ -311,6 +311,84 @@ pub async fn abort(
     Ok(r)
 }
 
+/// ListMultipartUploads (`GET /bucket?uploads`): the uploads begun and
+/// neither completed nor aborted, by key (with `prefix`), at most 1,000.
+pub async fn list_uploads(
+    proxy: &Arc<Proxy>,
+    c: &Caller,
+    bucket_name: &str,
+    query: &[(String, String)],
+) -> Result<Response, S3Error> {
+    if !bucket::exists(proxy, c, bucket_name).await {
+        return Err(from_status(StatusCode::NOT_FOUND, "NoSuchBucket"));
+    }
+    let prefix = query
+        .iter()
+        .find(|(k, _)| k == "prefix")
+        .map_or("", |(_, v)| v.as_str());
+    let max: usize = query
+        .iter()
+        .find(|(k, _)| k == "max-uploads")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(1000)
+        .min(1000);
+    let container = segments_container(bucket_name);
+    // Markers are `<key>/<upload id>`; parts end in a part number instead.
+    let mut uploads = Vec::new();
+    let mut marker = String::new();
+    'pages: loop {
+        let enc = |s: &str| crate::backend::encode_path(s).replace('/', "%2F");
+        let query = format!("format=json&prefix={}&marker={}", enc(prefix), enc(&marker));
+        let body = match crate::db::read_listing(proxy, &c.account, &container, &query).await {
+            Ok(b) => b,
+            Err(StatusCode::NOT_FOUND) => break,
+            Err(s) => return Err(from_status(s, "NoSuchBucket")),
+        };
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap_or_default();
+        if rows.is_empty() {
+            break;
+        }
+        for r in &rows {
+            let name = r["name"].as_str().unwrap_or_default();
+            marker = name.to_string();
+            if let Some((key, upload)) = name.rsplit_once('/') {
+                if valid_upload_id(upload) {
+                    if uploads.len() == max + 1 {
+                        break 'pages;
+                    }
+                    let when = bucket::s3_time(r["last_modified"].as_str().unwrap_or_default());
+                    uploads.push((key.to_string(), upload.to_string(), when));
+                }
+            }
+        }
+    }
+    let truncated = uploads.len() > max;
+    uploads.truncate(max);
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListMultipartUploadsResult xmlns=\"{}\">\
+         <Bucket>{}</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><Prefix>{}</Prefix>\
+         <MaxUploads>{max}</MaxUploads><IsTruncated>{truncated}</IsTruncated>",
+        bucket::XMLNS,
+        xml_escape(bucket_name),
+        xml_escape(prefix)
+    );
+    if let (true, Some((k, u, _))) = (truncated, uploads.last()) {
+        out.push_str(&format!(
+            "<NextKeyMarker>{}</NextKeyMarker><NextUploadIdMarker>{u}</NextUploadIdMarker>",
+            xml_escape(k)
+        ));
+    }
+    for (key, upload, when) in &uploads {
+        out.push_str(&format!(
+            "<Upload><Key>{}</Key><UploadId>{upload}</UploadId><Initiated>{when}</Initiated>\
+             <StorageClass>STANDARD</StorageClass></Upload>",
+            xml_escape(key)
+        ));
+    }
+    out.push_str("</ListMultipartUploadsResult>");
+    Ok(xml(StatusCode::OK, out))
+}
+
 /// The (part number, ETag) list of a CompleteMultipartUpload body.
 pub fn parse_complete(body: &[u8]) -> Result<Vec<(u32, String)>, S3Error> {
     use super::xml;
