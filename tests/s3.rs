@@ -393,6 +393,35 @@ fn aws_chunked_signed_uploads() {
         dir.path(),
     );
     assert!(!missing.status.success(), "a refused upload left an object");
+    // Virtual-hosted addressing: the bucket in the Host header.
+    let vhost = format!("chunks.localhost:{}", up.proxy.port());
+    let empty_hash = sigv4::sha256_hex(b"");
+    let headers = vec![
+        ("host".to_string(), vhost.clone()),
+        ("x-amz-content-sha256".to_string(), empty_hash.clone()),
+        ("x-amz-date".to_string(), amz_date.clone()),
+    ];
+    let (canonical, signed) =
+        sigv4::canonical_request("GET", "/streamed.bin", &[], &headers, &empty_hash);
+    let sts = sigv4::string_to_sign(&amz_date, &scope, &canonical);
+    let sig = sigv4::signature(&secret, date, "us-east-1", "s3", &sts);
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential={access}/{scope}, SignedHeaders={signed}, Signature={sig}"
+    );
+    let r = request(
+        up.proxy,
+        "GET",
+        "/streamed.bin",
+        &[
+            ("host", vhost.as_str()),
+            ("x-amz-content-sha256", empty_hash.as_str()),
+            ("x-amz-date", amz_date.as_str()),
+            ("authorization", auth.as_str()),
+        ],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, data);
     // A signed payload hash that the body does not match: refused, not stored.
     let claimed = sigv4::sha256_hex(b"the body that was signed");
     let headers = vec![

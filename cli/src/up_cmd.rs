@@ -253,6 +253,8 @@ async fn up(dir: &Path, args: &UpArgs) -> Result<(), String> {
         rings,
         users: vec![user.clone()],
         identity_url: Some(format!("http://127.0.0.1:{}", args.identity_port)),
+        // `<bucket>.localhost:<port>` names a bucket too (virtual-hosted S3).
+        s3_domain: Some("localhost".into()),
         identity_service: Some(ServiceAccountConfig {
             user: PROXY_SERVICE_USER.into(),
             password: setup.service_password.clone(),

@@ -38,6 +38,9 @@ pub struct ProxyConfig {
     /// The proxy's own identity account, with which it reads EC2
     /// credentials to check S3 signatures; None: no S3 API.
     pub identity_service: Option<ServiceAccountConfig>,
+    /// S3 virtual-hosted addressing: `<bucket>.<s3_domain>` in the Host
+    /// header names the bucket; None: path style only.
+    pub s3_domain: Option<String>,
 }
 
 /// A Default-domain user with the admin role on `project`.
@@ -78,6 +81,7 @@ impl Default for ProxyConfig {
             reseller_admin_role: "ResellerAdmin".into(),
             token_recheck_secs: 10,
             identity_service: None,
+            s3_domain: None,
         }
     }
 }

@@ -32,6 +32,27 @@ use crate::server::{Proxy, Request};
 
 pub type Response = http::Response<Body>;
 
+/// The path-style path of a request: with virtual-hosted addressing
+/// (`Host: <bucket>.<domain>`) the bucket comes from the host.
+pub fn path_style(domain: Option<&str>, host: Option<&str>, path: &str) -> String {
+    let bucket = domain.zip(host).and_then(|(d, h)| {
+        let name = h.rsplit_once(':').map_or(h, |(n, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                n
+            } else {
+                h
+            }
+        });
+        name.strip_suffix(d)?
+            .strip_suffix('.')
+            .filter(|b| !b.is_empty())
+    });
+    match bucket {
+        Some(b) => format!("/{b}{path}"),
+        None => path.to_string(),
+    }
+}
+
 /// Whether a path belongs to the S3 API rather than to Swift's.
 pub fn is_s3_path(path: &str) -> bool {
     !(path.starts_with("/v1/")
@@ -362,7 +383,9 @@ async fn serve(proxy: &Arc<Proxy>, req: Request) -> Result<Response, S3Error> {
     let query = auth::query_pairs(parts.uri.query());
     // Who asks comes first: strangers learn nothing about what exists.
     let caller = authenticate(proxy, &parts).await?;
-    let op = Op::parse(&parts.method, parts.uri.path(), &query)?;
+    let host = parts.headers.get("host").and_then(|h| h.to_str().ok());
+    let path = path_style(proxy.config.s3_domain.as_deref(), host, parts.uri.path());
+    let op = Op::parse(&parts.method, &path, &query)?;
     if !caller.reader || (op.writes() && !caller.owner) {
         return Err(S3Error::access_denied());
     }
@@ -507,6 +530,23 @@ mod tests {
             Op::parse(&Method::GET, "/abc/%FF", &[]).unwrap_err().code,
             "InvalidURI"
         );
+    }
+
+    #[test]
+    fn virtual_hosted_addressing() {
+        let d = Some("s3.example");
+        assert_eq!(
+            path_style(d, Some("photos.s3.example:8080"), "/a/b"),
+            "/photos/a/b"
+        );
+        assert_eq!(path_style(d, Some("photos.s3.example"), "/"), "/photos/");
+        assert_eq!(
+            path_style(d, Some("s3.example:8080"), "/photos/a"),
+            "/photos/a"
+        );
+        assert_eq!(path_style(d, Some("127.0.0.1:8080"), "/photos"), "/photos");
+        assert_eq!(path_style(None, Some("photos.s3.example"), "/a"), "/a");
+        assert_eq!(path_style(d, Some("evil-s3.example"), "/a"), "/a");
     }
 
     #[test]
