@@ -112,15 +112,14 @@ fn password_token(
     )
 }
 
+/// `/v3/auth/tokens` on `subject`, by `caller`: the status.
+fn on_token(addr: SocketAddr, method: &str, caller: &str, subject: &str) -> u16 {
+    let h = [("X-Auth-Token", caller), ("X-Subject-Token", subject)];
+    request(addr, method, "/v3/auth/tokens", &h, b"").status
+}
+
 fn validate(addr: SocketAddr, token: &str) -> u16 {
-    request(
-        addr,
-        "GET",
-        "/v3/auth/tokens",
-        &[("X-Auth-Token", token), ("X-Subject-Token", token)],
-        b"",
-    )
-    .status
+    on_token(addr, "GET", token, token)
 }
 
 #[test]
@@ -385,28 +384,14 @@ fn deny_paths() {
     // cached it) within its recheck interval (10 s).
     assert_eq!(call("HEAD", &acct, &alice_token), 204);
     let (_, other_alice, _) = password_token(up.identity, &alice, "pw", &pa);
-    let r = request(
-        up.identity,
-        "DELETE",
-        "/v3/auth/tokens",
-        &[
-            ("X-Auth-Token", other_alice.as_str()),
-            ("X-Subject-Token", alice_token.as_str()),
-        ],
-        b"",
+    assert_eq!(
+        on_token(up.identity, "DELETE", &other_alice, &alice_token),
+        204
     );
-    assert_eq!(r.status, 204);
-    let r = request(
-        up.identity,
-        "GET",
-        "/v3/auth/tokens",
-        &[
-            ("X-Auth-Token", other_alice.as_str()),
-            ("X-Subject-Token", alice_token.as_str()),
-        ],
-        b"",
+    assert_eq!(
+        on_token(up.identity, "GET", &other_alice, &alice_token),
+        404
     );
-    assert_eq!(r.status, 404);
     let revoked = Instant::now();
     while call("HEAD", &acct, &alice_token) != 401 {
         assert!(
@@ -497,17 +482,7 @@ fn tokens_expire() {
         "the caller's own token expired too"
     );
     let (_, fresh, _) = admin_login(id.addr, "s3cret");
-    let r = request(
-        id.addr,
-        "GET",
-        "/v3/auth/tokens",
-        &[
-            ("X-Auth-Token", fresh.as_str()),
-            ("X-Subject-Token", token.as_str()),
-        ],
-        b"",
-    );
-    assert_eq!(r.status, 404);
+    assert_eq!(on_token(id.addr, "GET", &fresh, &token), 404);
 }
 
 #[test]

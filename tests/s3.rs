@@ -305,49 +305,73 @@ fn aws_chunked_signed_uploads() {
     let dir = tempfile::tempdir().unwrap();
     ok("aws", &aws, &["s3", "mb", "s3://chunks"], dir.path());
     let host = up.proxy.to_string();
-    let now = stratus_common::timestamp::Timestamp::now();
-    let iso = now.iso8601();
+    let iso = stratus_common::timestamp::Timestamp::now().iso8601();
     let amz_date = format!("{}Z", &iso[..19].replace(['-', ':'], ""));
-    let date = &amz_date[..8];
-    let scope = format!("{date}/us-east-1/s3/aws4_request");
+    let cred = sigv4::Credentials {
+        access_key: access,
+        secret_key: secret.clone(),
+        region: "us-east-1".into(),
+        service: "s3".into(),
+    };
+    // `headers` plus host, date and payload hash, signed: the request's
+    // headers with its Authorization last.
+    let sign = |method: &str,
+                path: &str,
+                host: &str,
+                payload: &str,
+                mut headers: Vec<(String, String)>| {
+        headers.push(("host".into(), host.into()));
+        headers.push(("x-amz-content-sha256".into(), payload.into()));
+        headers.push(("x-amz-date".into(), amz_date.clone()));
+        let auth = sigv4::authorization(&cred, method, path, &[], &headers, payload, &amz_date);
+        headers.push(("authorization".into(), auth));
+        headers
+    };
+    let send = |method: &str, path: &str, headers: &[(String, String)], body: &[u8]| {
+        // The client writes Content-Length from the body itself.
+        let h: Vec<(&str, &str)> = headers
+            .iter()
+            .filter(|(k, _)| k != "content-length")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        request(up.proxy, method, path, &h, body)
+    };
+    let stored = |key: &str| {
+        let args = ["s3api", "head-object", "--bucket", "chunks", "--key", key];
+        tool("aws", &aws, &args, dir.path()).status.success()
+    };
     let data = bytes(3, 200_000);
+    let streaming = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
     let upload = |path: &str, tamper: bool| {
         let chunks: Vec<&[u8]> = data.chunks(65_536).chain([&[][..]]).collect();
         let encoded_len: usize = chunks
             .iter()
             .map(|c| format!("{:x};chunk-signature=", c.len()).len() + 64 + 2 + c.len() + 2)
             .sum();
-        let headers = vec![
-            ("content-encoding".to_string(), "aws-chunked".to_string()),
-            ("content-length".to_string(), encoded_len.to_string()),
-            ("host".to_string(), host.clone()),
-            (
-                "x-amz-content-sha256".to_string(),
-                "STREAMING-AWS4-HMAC-SHA256-PAYLOAD".to_string(),
-            ),
-            ("x-amz-date".to_string(), amz_date.clone()),
-            (
-                "x-amz-decoded-content-length".to_string(),
-                data.len().to_string(),
-            ),
-        ];
-        let (canonical, signed) = sigv4::canonical_request(
+        let headers = sign(
             "PUT",
             path,
-            &[],
-            &headers,
-            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+            &host,
+            streaming,
+            vec![
+                ("content-encoding".into(), "aws-chunked".into()),
+                ("content-length".into(), encoded_len.to_string()),
+                (
+                    "x-amz-decoded-content-length".into(),
+                    data.len().to_string(),
+                ),
+            ],
         );
-        let sts = sigv4::string_to_sign(&amz_date, &scope, &canonical);
-        let seed = sigv4::signature(&secret, date, "us-east-1", "s3", &sts);
+        // Chunk signatures chain from the request's.
+        let auth = &headers.last().unwrap().1;
+        let mut prev = auth.rsplit("Signature=").next().unwrap().to_string();
+        let date = &amz_date[..8];
+        let scope = format!("{date}/us-east-1/s3/aws4_request");
         let key = sigv4::signing_key(&secret, date, "us-east-1", "s3");
         let mut body = Vec::new();
-        let mut prev = seed.clone();
         for c in &chunks {
-            let sig = sigv4::sign_with_key(
-                &key,
-                &sigv4::chunk_string_to_sign(&amz_date, &scope, &prev, c),
-            );
+            let sts = sigv4::chunk_string_to_sign(&amz_date, &scope, &prev, c);
+            let sig = sigv4::sign_with_key(&key, &sts);
             body.extend_from_slice(format!("{:x};chunk-signature={sig}\r\n", c.len()).as_bytes());
             body.extend_from_slice(c);
             body.extend_from_slice(b"\r\n");
@@ -356,16 +380,7 @@ fn aws_chunked_signed_uploads() {
         if tamper {
             body[70_000] ^= 1;
         }
-        let auth = format!(
-            "AWS4-HMAC-SHA256 Credential={access}/{scope}, SignedHeaders={signed}, Signature={seed}"
-        );
-        let mut h: Vec<(&str, &str)> = headers
-            .iter()
-            .filter(|(k, _)| k != "host" && k != "content-length")
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        h.push(("authorization", auth.as_str()));
-        request(up.proxy, "PUT", path, &h, &body)
+        send("PUT", path, &headers, &body)
     };
     let r = upload("/chunks/streamed.bin", false);
     assert_eq!(r.status, 200, "{}", r.text());
@@ -379,90 +394,26 @@ fn aws_chunked_signed_uploads() {
     let r = upload("/chunks/tampered.bin", true);
     assert_eq!(r.status, 403, "{}", r.text());
     assert!(r.text().contains("SignatureDoesNotMatch"));
-    let missing = tool(
-        "aws",
-        &aws,
-        &[
-            "s3api",
-            "head-object",
-            "--bucket",
-            "chunks",
-            "--key",
-            "tampered.bin",
-        ],
-        dir.path(),
-    );
-    assert!(!missing.status.success(), "a refused upload left an object");
+    assert!(!stored("tampered.bin"), "a refused upload left an object");
     // Virtual-hosted addressing: the bucket in the Host header.
     let vhost = format!("chunks.localhost:{}", up.proxy.port());
     let empty_hash = sigv4::sha256_hex(b"");
-    let headers = vec![
-        ("host".to_string(), vhost.clone()),
-        ("x-amz-content-sha256".to_string(), empty_hash.clone()),
-        ("x-amz-date".to_string(), amz_date.clone()),
-    ];
-    let (canonical, signed) =
-        sigv4::canonical_request("GET", "/streamed.bin", &[], &headers, &empty_hash);
-    let sts = sigv4::string_to_sign(&amz_date, &scope, &canonical);
-    let sig = sigv4::signature(&secret, date, "us-east-1", "s3", &sts);
-    let auth = format!(
-        "AWS4-HMAC-SHA256 Credential={access}/{scope}, SignedHeaders={signed}, Signature={sig}"
-    );
-    let r = request(
-        up.proxy,
-        "GET",
-        "/streamed.bin",
-        &[
-            ("host", vhost.as_str()),
-            ("x-amz-content-sha256", empty_hash.as_str()),
-            ("x-amz-date", amz_date.as_str()),
-            ("authorization", auth.as_str()),
-        ],
-        b"",
-    );
+    let headers = sign("GET", "/streamed.bin", &vhost, &empty_hash, vec![]);
+    let r = send("GET", "/streamed.bin", &headers, b"");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.body, data);
     // A signed payload hash that the body does not match: refused, not stored.
     let claimed = sigv4::sha256_hex(b"the body that was signed");
-    let headers = vec![
-        ("host".to_string(), host.clone()),
-        ("x-amz-content-sha256".to_string(), claimed.clone()),
-        ("x-amz-date".to_string(), amz_date.clone()),
-    ];
-    let (canonical, signed) =
-        sigv4::canonical_request("PUT", "/chunks/mismatch.txt", &[], &headers, &claimed);
-    let sts = sigv4::string_to_sign(&amz_date, &scope, &canonical);
-    let sig = sigv4::signature(&secret, date, "us-east-1", "s3", &sts);
-    let auth = format!(
-        "AWS4-HMAC-SHA256 Credential={access}/{scope}, SignedHeaders={signed}, Signature={sig}"
-    );
-    let r = request(
-        up.proxy,
+    let headers = sign("PUT", "/chunks/mismatch.txt", &host, &claimed, vec![]);
+    let r = send(
         "PUT",
         "/chunks/mismatch.txt",
-        &[
-            ("x-amz-content-sha256", claimed.as_str()),
-            ("x-amz-date", amz_date.as_str()),
-            ("authorization", auth.as_str()),
-        ],
+        &headers,
         b"a different body of the same kind",
     );
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("XAmzContentSHA256Mismatch"));
-    let gone = tool(
-        "aws",
-        &aws,
-        &[
-            "s3api",
-            "head-object",
-            "--bucket",
-            "chunks",
-            "--key",
-            "mismatch.txt",
-        ],
-        dir.path(),
-    );
-    assert!(!gone.status.success(), "a refused upload left an object");
+    assert!(!stored("mismatch.txt"), "a refused upload left an object");
     // Anonymous and garbage requests: S3 errors, never a 500.
     for (method, path, headers) in [
         ("GET", "/", vec![]),

@@ -101,6 +101,14 @@ impl Timestamp {
     }
 }
 
+/// Now, in unix microseconds.
+pub fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
 /// `2026-11-23T15:00:00.000000Z` for a time in unix microseconds.
 pub fn iso8601_micros(unix_us: u64) -> String {
     let secs = (unix_us / 1_000_000) as i64;

@@ -37,6 +37,9 @@ pub struct TokenInfo {
 pub enum TokenCheckError {
     #[error("identity service unavailable: {0}")]
     Unavailable(String),
+    /// The service account's cached token was refused (expired, revoked).
+    #[error("the service account's token was refused")]
+    ServiceTokenRefused,
 }
 
 /// Caches at most this many answers; beyond it, the expired go first and
@@ -278,7 +281,7 @@ impl Ec2Secrets {
             return Ok(hit);
         }
         let answer = match self.fetch(access).await {
-            Err(TokenCheckError::Unavailable(e)) if e == "service token refused" => {
+            Err(TokenCheckError::ServiceTokenRefused) => {
                 // The cached service token expired or was revoked: once more.
                 if let Ok(mut t) = self.token.lock() {
                     *t = None;
@@ -295,7 +298,7 @@ impl Ec2Secrets {
     async fn fetch(&self, access: &str) -> Result<Option<Ec2Credential>, TokenCheckError> {
         let unavailable = |e: &dyn std::fmt::Display| TokenCheckError::Unavailable(e.to_string());
         let token = self.service_token().await?;
-        let id = hex_sha256(access);
+        let id = crate::sigv4::sha256_hex(access.as_bytes());
         let h = [("x-auth-token", token.as_str())];
         let (status, _, body) = self
             .http
@@ -309,7 +312,7 @@ impl Ec2Secrets {
         match status.as_u16() {
             200 => {}
             404 => return Ok(None),
-            401 => return Err(unavailable(&"service token refused")),
+            401 => return Err(TokenCheckError::ServiceTokenRefused),
             s => return Err(unavailable(&format!("credential lookup answered {s}"))),
         }
         let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| unavailable(&e))?;
@@ -398,13 +401,6 @@ impl Ec2Secrets {
         }
         Ok(token)
     }
-}
-
-fn hex_sha256(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The identity and remaining lifetime in a Keystone token body.

@@ -5,7 +5,6 @@
 //! or a removed role ends the tokens that depended on them at once.
 
 use std::collections::HashSet;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -16,12 +15,7 @@ use crate::policy::Caller;
 use crate::token::{audit_text, new_audit_id, Method, Payload, Scope};
 use crate::Identity;
 
-pub fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
+pub use stratus_common::timestamp::unix_micros as now_us;
 
 /// A validated token and everything it refers to.
 #[derive(Debug, Clone)]
@@ -245,17 +239,36 @@ impl Identity {
         }
         let user = user.ok_or(Error::Unauthorized)?;
         let scope = self.resolve_scope(&user, want)?;
+        self.issue(
+            &user.id,
+            methods,
+            scope,
+            audit_parent,
+            app_cred.map(|a| a.id),
+        )
+    }
+
+    /// A new token for `user_id` in `scope` (checked like a validation),
+    /// and what it says.
+    pub(crate) fn issue(
+        &self,
+        user_id: &str,
+        methods: Vec<Method>,
+        scope: Scope,
+        audit_parent: Option<[u8; 16]>,
+        app_cred_id: Option<String>,
+    ) -> Result<(String, TokenData)> {
         let now = now_us();
         let mut audit_ids = vec![new_audit_id().map_err(|e| Error::Internal(e.to_string()))?];
         audit_ids.extend(audit_parent);
         let payload = Payload {
-            user_id: user.id.clone(),
+            user_id: user_id.to_string(),
             methods,
             scope,
             issued_us: now,
             expires_us: now + self.config.token_expiration_secs * 1_000_000,
             audit_ids,
-            app_cred_id: app_cred.map(|a| a.id),
+            app_cred_id,
         };
         let data = self.describe(payload)?;
         let token = self

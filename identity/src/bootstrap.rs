@@ -273,7 +273,7 @@ pub fn ensure_ec2_credential(id: &Identity, user: &str, project: &str) -> Result
     if let Some(found) = existing.as_ref().and_then(pair) {
         return Ok(found);
     }
-    let (access, secret) = (new_id(), new_id());
+    let (access, secret) = (crate::new_secret()?, crate::new_secret()?);
     let c = Credential {
         id: crate::api::ec2_credential_id(&access),
         user_id: u.id,

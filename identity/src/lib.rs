@@ -64,6 +64,14 @@ impl Identity {
     }
 }
 
+/// 128 random bits as 32 lowercase hex digits, for secrets and access
+/// keys (unlike [`new_id`], a failing random source is an error).
+pub fn new_secret() -> Result<String, error::Error> {
+    let mut raw = [0u8; 16];
+    getrandom::fill(&mut raw).map_err(|e| error::Error::Internal(e.to_string()))?;
+    Ok(hex::encode(raw))
+}
+
 /// A fresh id as Keystone makes them: 32 lowercase hex digits.
 pub fn new_id() -> String {
     let mut raw = [0u8; 16];

@@ -142,47 +142,23 @@ pub async fn container(proxy: &Proxy, account: &str, container: &str, req: &Part
         Method::GET | Method::HEAD => read(proxy, &placement, &path, req)
             .await
             .unwrap_or_else(error),
-        Method::PUT => {
-            if !ensure_account(proxy, account).await {
+        Method::PUT | Method::POST | Method::DELETE => {
+            let method = req.method.clone();
+            if method == Method::PUT && !ensure_account(proxy, account).await {
                 return error(StatusCode::SERVICE_UNAVAILABLE);
             }
             let base = meta_headers(&req.headers, Kind::Container);
-            let answers = fanout(&proxy.backend, &placement, Method::PUT, &path, None, |i| {
+            // Creating and deleting a container changes its account's listing.
+            let tells_account = method != Method::POST;
+            let answers = fanout(&proxy.backend, &placement, method, &path, None, |i| {
                 let mut h = base.clone();
-                account_headers(i, &mut h);
+                if tells_account {
+                    account_headers(i, &mut h);
+                }
                 h
             })
             .await;
-            answer(best_status(&answers, n))
-        }
-        Method::POST => {
-            let base = meta_headers(&req.headers, Kind::Container);
-            let answers = fanout(
-                &proxy.backend,
-                &placement,
-                Method::POST,
-                &path,
-                None,
-                |_| base.clone(),
-            )
-            .await;
-            answer(best_status(&answers, n))
-        }
-        Method::DELETE => {
-            let base = meta_headers(&req.headers, Kind::Container);
-            let answers = fanout(
-                &proxy.backend,
-                &placement,
-                Method::DELETE,
-                &path,
-                None,
-                |i| {
-                    let mut h = base.clone();
-                    account_headers(i, &mut h);
-                    h
-                },
-            )
-            .await;
+            // A read racing this write may have cached the old state.
             if let Ok(mut c) = proxy.containers.lock() {
                 c.remove(&path);
             }

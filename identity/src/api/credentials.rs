@@ -15,7 +15,7 @@ use crate::auth::{now_us, TokenData};
 use crate::error::{Error, Result};
 use crate::model::{AppCredential, Credential, Project, Role, Target, User};
 use crate::policy::Action;
-use crate::token::{new_audit_id, Method as AuthMethod, Payload, Scope};
+use crate::token::{Method as AuthMethod, Scope};
 use crate::{new_id, Identity};
 
 pub fn route_unauthenticated(id: &Identity, req: &Req, segs: &[&str]) -> Result<Option<Response>> {
@@ -48,12 +48,6 @@ fn ec2_view(req: &Req, c: &Credential) -> Result<Value> {
               "secret": b.secret, "trust_id": null,
               "links": {"self": req.url(&format!("users/{}/credentials/OS-EC2/{}", c.user_id, b.access))}}),
     )
-}
-
-fn random_hex() -> Result<String> {
-    let mut raw = [0u8; 16];
-    getrandom::fill(&mut raw).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(hex::encode(raw))
 }
 
 pub fn route(id: &Identity, req: &Req, t: &TokenData, segs: &[&str]) -> Result<Option<Response>> {
@@ -128,8 +122,9 @@ pub fn route(id: &Identity, req: &Req, t: &TokenData, segs: &[&str]) -> Result<O
                             "The user has no role on that project".into(),
                         ));
                     }
-                    let access = random_hex()?;
-                    let blob = json!({"access": access, "secret": random_hex()?, "trust_id": null});
+                    let access = crate::new_secret()?;
+                    let blob =
+                        json!({"access": access, "secret": crate::new_secret()?, "trust_id": null});
                     let c = Credential {
                         id: ec2_id(&access),
                         user_id: u.id,
@@ -420,21 +415,13 @@ fn ec2_token(
         return Err(Error::Unauthorized);
     }
     let project = cred.project_id.clone().ok_or(Error::Unauthorized)?;
-    let now = now_us();
-    let payload = Payload {
-        user_id: cred.user_id.clone(),
-        methods: vec![AuthMethod::Ec2Credential],
-        scope: Scope::Project(project),
-        issued_us: now,
-        expires_us: now + id.config.token_expiration_secs * 1_000_000,
-        audit_ids: vec![new_audit_id().map_err(|e| Error::Internal(e.to_string()))?],
-        app_cred_id: None,
-    };
-    let data = id.describe(payload)?;
-    let token = id
-        .keys
-        .seal(&data.payload.encode(), now / 1_000_000)
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    let (token, data) = id.issue(
+        &cred.user_id,
+        vec![AuthMethod::Ec2Credential],
+        Scope::Project(project),
+        None,
+        None,
+    )?;
     let mut r = json_response(StatusCode::OK, &id.token_view(&data, true)?);
     if let Ok(v) = HeaderValue::from_str(&token) {
         r.headers_mut().insert("x-subject-token", v);

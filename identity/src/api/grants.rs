@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::{field, json_response, list, no_content, one, require, required, Req, Response};
+use super::{
+    field, json_response, list, no_content, one, read_scope, require, required, Req, Response,
+};
 use crate::auth::TokenData;
 use crate::error::{Error, Result};
 use crate::model::{
@@ -36,11 +38,11 @@ pub fn route(id: &Identity, req: &Req, t: &TokenData, segs: &[&str]) -> Result<O
             one(req, StatusCode::CREATED, &r)
         }
         ["roles"] if get => {
-            require_reader(t)?;
+            read_scope(t)?;
             list(req, id.store.list::<Role>()?, |_| true)
         }
         ["roles", rid] if get => {
-            require_reader(t)?;
+            read_scope(t)?;
             one(req, StatusCode::OK, &id.store.fetch::<Role>(rid)?)
         }
         ["roles", rid] if *m == Method::PATCH => {
@@ -70,7 +72,7 @@ pub fn route(id: &Identity, req: &Req, t: &TokenData, segs: &[&str]) -> Result<O
             no_content()
         }
         ["roles", prior, "implies"] if get => {
-            require_reader(t)?;
+            read_scope(t)?;
             let p: Role = id.store.fetch(prior)?;
             let implied: Vec<Value> = id
                 .store
@@ -115,7 +117,7 @@ pub fn route(id: &Identity, req: &Req, t: &TokenData, segs: &[&str]) -> Result<O
                     no_content()
                 }
                 _ if get => {
-                    require_reader(t)?;
+                    read_scope(t)?;
                     if !exists {
                         return Err(Error::not_found("implied role", &i.id));
                     }
@@ -132,7 +134,7 @@ pub fn route(id: &Identity, req: &Req, t: &TokenData, segs: &[&str]) -> Result<O
             }
         }
         ["role_inferences"] if get => {
-            require_reader(t)?;
+            read_scope(t)?;
             let mut by_prior: BTreeMap<String, Vec<Value>> = BTreeMap::new();
             for (p, i) in id.store.implications()? {
                 if let Some(r) = id.store.get::<Role>(&i)? {
@@ -172,21 +174,6 @@ pub fn route(id: &Identity, req: &Req, t: &TokenData, segs: &[&str]) -> Result<O
         _ => return Ok(None),
     };
     Ok(Some(r))
-}
-
-fn require_reader(t: &TokenData) -> Result<()> {
-    let c = t.caller();
-    let domain = match &c.scope {
-        crate::token::Scope::Domain(d) => Some(d.as_str()),
-        _ => None,
-    };
-    if c.may(Action::Read { domain: None })
-        || domain.is_some_and(|d| c.may(Action::Read { domain: Some(d) }))
-    {
-        Ok(())
-    } else {
-        Err(Error::forbidden())
-    }
 }
 
 fn role_ref(req: &Req, r: &Role) -> Value {
@@ -293,7 +280,7 @@ fn grant(
 /// (groups expanded to their users, implied roles added) and
 /// `include_names`.
 fn assignments(id: &Identity, req: &Req, t: &TokenData) -> Result<Response> {
-    require_reader(t)?;
+    read_scope(t)?;
     let effective = req.flag("effective");
     let names = req.flag("include_names");
     let mut rows: Vec<(Assignment, Option<String>, Option<String>)> = Vec::new(); // (a, via group, prior role)

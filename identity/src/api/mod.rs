@@ -235,6 +235,21 @@ pub fn caller(id: &Identity, req: &Req) -> Result<TokenData> {
     })
 }
 
+/// What the caller may read of domain-owned records: all (None) for
+/// admins and system readers, its own domain for domain readers, else 403.
+pub fn read_scope(t: &TokenData) -> Result<Option<String>> {
+    let c = t.caller();
+    if c.may(Action::Read { domain: None }) {
+        return Ok(None);
+    }
+    match &c.scope {
+        crate::token::Scope::Domain(d) if c.may(Action::Read { domain: Some(d) }) => {
+            Ok(Some(d.clone()))
+        }
+        _ => Err(Error::forbidden()),
+    }
+}
+
 pub fn require(t: &TokenData, action: Action<'_>) -> Result<()> {
     if t.caller().may(action) {
         Ok(())

@@ -4,7 +4,8 @@ use http::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 
 use super::{
-    field, flag_field, json_response, list, no_content, one, require, required, Req, Response,
+    field, flag_field, json_response, list, no_content, one, read_scope, require, required, Req,
+    Response,
 };
 use crate::auth::TokenData;
 use crate::error::{Error, Result};
@@ -12,19 +13,6 @@ use crate::model::{AppCredential, Credential, Domain, Group, Project, RevokeEven
 use crate::policy::Action;
 use crate::token::Scope;
 use crate::{new_id, Identity};
-
-/// The domain a list may show: all (None) for admins and system readers,
-/// the token's own domain for domain readers, else 403.
-fn list_scope(t: &TokenData) -> Result<Option<String>> {
-    let c = t.caller();
-    if c.may(Action::Read { domain: None }) {
-        return Ok(None);
-    }
-    match &c.scope {
-        Scope::Domain(d) if c.may(Action::Read { domain: Some(d) }) => Ok(Some(d.clone())),
-        _ => Err(Error::forbidden()),
-    }
-}
 
 fn in_scope(scope: &Option<String>, domain: &str) -> bool {
     scope.as_deref().is_none_or(|d| d == domain)
@@ -95,7 +83,7 @@ pub fn route(id: &Identity, req: &Req, t: &TokenData, segs: &[&str]) -> Result<O
     let r = match segs {
         ["domains"] if *m == Method::POST => create_domain(id, req, t)?,
         ["domains"] if get => {
-            let scope = list_scope(t)?;
+            let scope = read_scope(t)?;
             list(req, id.store.list::<Domain>()?, |d| in_scope(&scope, &d.id))
         }
         ["domains", did] if get => {
@@ -115,7 +103,7 @@ pub fn route(id: &Identity, req: &Req, t: &TokenData, segs: &[&str]) -> Result<O
         ["domains", did] if *m == Method::DELETE => delete_domain(id, t, did)?,
         ["projects"] if *m == Method::POST => create_project(id, req, t)?,
         ["projects"] if get => {
-            let scope = list_scope(t)?;
+            let scope = read_scope(t)?;
             list(req, id.store.list::<Project>()?, |p| {
                 in_scope(&scope, &p.domain_id)
             })
@@ -136,7 +124,7 @@ pub fn route(id: &Identity, req: &Req, t: &TokenData, segs: &[&str]) -> Result<O
         ["projects", pid, "tags", rest @ ..] => project_tags(id, req, t, pid, rest)?,
         ["users"] if *m == Method::POST => create_user(id, req, t)?,
         ["users"] if get => {
-            let scope = list_scope(t)?;
+            let scope = read_scope(t)?;
             list(req, id.store.list::<User>()?, |u| {
                 in_scope(&scope, &u.domain_id)
             })
@@ -192,7 +180,7 @@ pub fn route(id: &Identity, req: &Req, t: &TokenData, segs: &[&str]) -> Result<O
             one(req, StatusCode::CREATED, &g)
         }
         ["groups"] if get => {
-            let scope = list_scope(t)?;
+            let scope = read_scope(t)?;
             list(req, id.store.list::<Group>()?, |g| {
                 in_scope(&scope, &g.domain_id)
             })

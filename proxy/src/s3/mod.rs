@@ -20,7 +20,6 @@ mod object;
 pub mod xml;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{HeaderValue, Method};
 use stratus_common::body::Body;
@@ -317,10 +316,7 @@ impl Op {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    stratus_common::timestamp::unix_micros() / 1_000_000
 }
 
 /// Checks the signature and finds the caller's account and rights.

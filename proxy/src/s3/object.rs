@@ -24,6 +24,25 @@ fn set(h: &mut HeaderMap, name: &str, value: &str) -> Result<(), S3Error> {
     Ok(())
 }
 
+/// Content-MD5 (base64) as the hex ETag the object servers check.
+fn content_md5(req: &HeaderMap) -> Result<Option<String>, S3Error> {
+    let Some(md5) = req.get("content-md5") else {
+        return Ok(None);
+    };
+    let raw = md5
+        .to_str()
+        .ok()
+        .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+        .filter(|b| b.len() == 16)
+        .ok_or_else(|| {
+            S3Error::new(
+                "InvalidDigest",
+                "The Content-MD5 you specified was invalid.",
+            )
+        })?;
+    Ok(Some(hex::encode(raw)))
+}
+
 /// Headers of a PutObject that the object keeps, in Swift's names.
 pub(super) fn object_headers(req: &HeaderMap) -> Result<HeaderMap, S3Error> {
     let mut h = HeaderMap::new();
@@ -61,20 +80,9 @@ pub(super) fn object_headers(req: &HeaderMap) -> Result<HeaderMap, S3Error> {
             HeaderValue::from_static("binary/octet-stream"),
         );
     }
-    if let Some(md5) = req.get("content-md5") {
-        let raw = md5
-            .to_str()
-            .ok()
-            .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
-            .filter(|b| b.len() == 16)
-            .ok_or_else(|| {
-                S3Error::new(
-                    "InvalidDigest",
-                    "The Content-MD5 you specified was invalid.",
-                )
-            })?;
+    if let Some(md5) = content_md5(req)? {
         // The object servers refuse (422) a body whose MD5 differs.
-        set(&mut h, "etag", &hex::encode(raw))?;
+        set(&mut h, "etag", &md5)?;
     }
     Ok(h)
 }
@@ -132,8 +140,8 @@ pub(super) async fn store(
             "Your proposed upload exceeds the maximum allowed object size.",
         ));
     }
-    if let Some(md5) = object_headers(&parts.headers)?.get("etag") {
-        headers.insert("etag", md5.clone());
+    if let Some(md5) = content_md5(&parts.headers)? {
+        set(&mut headers, "etag", &md5)?;
     }
     set(&mut headers, "content-length", &len.to_string())?;
     set(&mut headers, "x-timestamp", &crate::object::now_timestamp())?;
@@ -523,12 +531,7 @@ async fn copy(
         .unwrap_or_default()
         .trim_matches('"')
         .to_string();
-    let now = stratus_common::timestamp::iso8601_micros(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros() as u64)
-            .unwrap_or(0),
-    );
+    let now = stratus_common::timestamp::iso8601_micros(stratus_common::timestamp::unix_micros());
     Ok(bucket::xml(
         StatusCode::OK,
         format!(
