@@ -7,54 +7,17 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-use common::{bytes, request, venv_bin, Up};
+use common::{bytes, request, tool, tool_ok as ok, Up};
 use stratus_common::sigv4;
-
-fn env_of(up: &Up, prefix: &str) -> Vec<(String, String)> {
-    up.env
-        .iter()
-        .filter(|(k, _)| k.starts_with(prefix))
-        .cloned()
-        .collect()
-}
 
 fn get(env: &[(String, String)], k: &str) -> String {
     env.iter().find(|(n, _)| n == k).unwrap().1.clone()
 }
 
-fn tool(name: &str, env: &[(String, String)], args: &[&str], cwd: &Path) -> std::process::Output {
-    let mut c = Command::new(venv_bin(name));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("OS_") || k.starts_with("ST_") || k.starts_with("AWS_") {
-            c.env_remove(k);
-        }
-    }
-    c.args(args)
-        .envs(env.iter().cloned())
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .current_dir(cwd)
-        .output()
-        .unwrap()
-}
-
-fn ok(name: &str, env: &[(String, String)], args: &[&str], cwd: &Path) -> String {
-    let out = tool(name, env, args, cwd);
-    assert!(
-        out.status.success(),
-        "{name} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn aws_cli_and_swift_share_objects() {
     let up = Up::start();
-    let aws = env_of(&up, "AWS_");
+    let aws = up.env_of("AWS_");
     let dir = tempfile::tempdir().unwrap();
     let w = dir.path();
     let big = bytes(7, 7_000_000); // below the CLI's multipart threshold
@@ -108,7 +71,7 @@ fn aws_cli_and_swift_share_objects() {
     assert_eq!(std::fs::read(w.join("huge.back")).unwrap(), huge);
 
     // The same objects through Swift, with the admin's Keystone login.
-    let os = env_of(&up, "OS_");
+    let os = up.env_of("OS_");
     let names = ok("swift", &os, &["list", "photos"], w);
     assert_eq!(
         names.lines().collect::<Vec<_>>(),
@@ -285,7 +248,7 @@ print("boto3 ok")
 #[test]
 fn boto3_operations_and_errors() {
     let up = Up::start();
-    let aws = env_of(&up, "AWS_");
+    let aws = up.env_of("AWS_");
     let dir = tempfile::tempdir().unwrap();
     let out = ok("python", &aws, &["-c", BOTO3_SCRIPT], dir.path());
     assert!(out.contains("boto3 ok"), "{out}");
@@ -297,7 +260,7 @@ fn boto3_operations_and_errors() {
 #[test]
 fn aws_chunked_signed_uploads() {
     let up = Up::start();
-    let aws = env_of(&up, "AWS_");
+    let aws = up.env_of("AWS_");
     let (access, secret) = (
         get(&aws, "AWS_ACCESS_KEY_ID"),
         get(&aws, "AWS_SECRET_ACCESS_KEY"),

@@ -23,6 +23,7 @@ fn kept(name: &str, kind: Kind) -> bool {
     match kind {
         Kind::Container => {
             name.starts_with("x-container-meta-")
+                || name.starts_with("x-container-sysmeta-")
                 || matches!(
                     name,
                     "x-container-read"
@@ -245,6 +246,9 @@ pub struct ContainerInfo {
     pub cors_origins: Option<String>,
     pub cors_max_age: Option<String>,
     pub cors_expose: Option<String>,
+    /// `X-Container-Sysmeta-<name>` values by `<name>` (the proxy's own
+    /// settings, e.g. the S3 API's bucket ACL and CORS rules).
+    pub sysmeta: std::collections::BTreeMap<String, String>,
 }
 
 /// The container's info, or None when it does not exist.
@@ -290,6 +294,14 @@ pub async fn container_info(
                     cors_origins: get("x-container-meta-access-control-allow-origin"),
                     cors_max_age: get("x-container-meta-access-control-max-age"),
                     cors_expose: get("x-container-meta-access-control-expose-headers"),
+                    sysmeta: r
+                        .headers()
+                        .iter()
+                        .filter_map(|(k, v)| {
+                            let name = k.as_str().strip_prefix("x-container-sysmeta-")?;
+                            Some((name.to_string(), v.to_str().ok()?.to_string()))
+                        })
+                        .collect(),
                 };
                 if let Ok(mut c) = proxy.containers.lock() {
                     c.insert(path, (Instant::now(), info.clone()));

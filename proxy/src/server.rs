@@ -255,6 +255,10 @@ async fn route(proxy: &Arc<Proxy>, req: Request, txn: &str) -> Response {
         "/auth/v1.0" | "/auth/v1.0/" => return login(proxy, &req),
         _ => {}
     }
+    // System metadata is the proxy's own: clients neither set it (as
+    // Swift's gatekeeper) nor see it (below).
+    let mut req = req;
+    strip_sysmeta(req.headers_mut());
     let target = match Target::parse(req.uri().path()) {
         Ok(t) => t,
         Err(r) => return r,
@@ -302,17 +306,19 @@ async fn route(proxy: &Arc<Proxy>, req: Request, txn: &str) -> Response {
     if let (Some(info), Some(origin)) = (&info, &origin) {
         crate::cors::decorate(&mut resp, info, origin);
     }
-    // System metadata is the proxy's own (as Swift's gatekeeper hides it).
-    let sysmeta: Vec<_> = resp
-        .headers()
+    strip_sysmeta(resp.headers_mut());
+    resp
+}
+
+fn strip_sysmeta(h: &mut http::HeaderMap) {
+    let sysmeta: Vec<_> = h
         .keys()
         .filter(|k| k.as_str().contains("-sysmeta-"))
         .cloned()
         .collect();
     for k in sysmeta {
-        resp.headers_mut().remove(k);
+        h.remove(k);
     }
-    resp
 }
 
 /// Owners may do anything in their account; others only what the

@@ -331,6 +331,42 @@ pub fn venv_bin(name: &str) -> PathBuf {
     p
 }
 
+/// Runs a client from .venv with only the given credentials (none from
+/// the caller's environment or files).
+pub fn tool(
+    name: &str,
+    env: &[(String, String)],
+    args: &[&str],
+    cwd: &Path,
+) -> std::process::Output {
+    let mut c = Command::new(venv_bin(name));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("OS_") || k.starts_with("ST_") || k.starts_with("AWS_") {
+            c.env_remove(k);
+        }
+    }
+    c.args(args)
+        .envs(env.iter().cloned())
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+/// [`tool`], panicking unless it succeeds; its stdout.
+pub fn tool_ok(name: &str, env: &[(String, String)], args: &[&str], cwd: &Path) -> String {
+    let out = tool(name, env, args, cwd);
+    // Scripts passed with -c are long: name the command by its start.
+    let shown: Vec<String> = args.iter().map(|a| a.chars().take(60).collect()).collect();
+    assert!(
+        out.status.success(),
+        "{name} {shown:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// `stratus up` on free ports in a temporary data directory.
 pub struct Up {
     child: Child,
@@ -411,6 +447,15 @@ impl Up {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The variables of `stratus.env` whose names start with `prefix`.
+    pub fn env_of(&self, prefix: &str) -> Vec<(String, String)> {
+        self.env
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .cloned()
+            .collect()
     }
 
     pub fn token(&self) -> String {

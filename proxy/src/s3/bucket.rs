@@ -105,14 +105,26 @@ pub async fn list_buckets(proxy: &Arc<Proxy>, c: &Caller) -> Result<Response, S3
     Ok(xml(StatusCode::OK, out))
 }
 
-pub async fn create(proxy: &Arc<Proxy>, c: &Caller, bucket: &str) -> Result<Response, S3Error> {
+pub async fn create(
+    proxy: &Arc<Proxy>,
+    c: &Caller,
+    bucket: &str,
+    req: &http::HeaderMap,
+) -> Result<Response, S3Error> {
+    let canned = super::acl::Canned::from_headers(req)?;
     if exists(proxy, c, bucket).await {
         return Err(S3Error::new(
             "BucketAlreadyOwnedByYou",
             "Your previous request to create the named bucket succeeded and you already own it.",
         ));
     }
-    let resp = crate::db::container(proxy, &c.account, bucket, &parts(Method::PUT, "")).await;
+    super::registry::claim(proxy, bucket, &c.account).await?;
+    let mut put = parts(Method::PUT, "");
+    if let Some(read) = canned.map(|c| c.swift_read()).filter(|r| !r.is_empty()) {
+        put.headers
+            .insert("x-container-read", HeaderValue::from_static(read));
+    }
+    let resp = crate::db::container(proxy, &c.account, bucket, &put).await;
     if !resp.status().is_success() {
         return Err(from_status(resp.status(), "NoSuchBucket"));
     }
@@ -143,6 +155,7 @@ pub async fn delete(proxy: &Arc<Proxy>, c: &Caller, bucket: &str) -> Result<Resp
             let segments = super::multipart::segments_container(bucket);
             let _ = crate::db::container(proxy, &c.account, &segments, &parts(Method::DELETE, ""))
                 .await;
+            super::registry::release(proxy, bucket, &c.account).await;
             Ok(empty(StatusCode::NO_CONTENT))
         }
         StatusCode::CONFLICT => Err(S3Error::new(

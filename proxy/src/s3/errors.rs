@@ -46,8 +46,13 @@ impl S3Error {
             "AccessDenied"
             | "SignatureDoesNotMatch"
             | "RequestTimeTooSkewed"
-            | "InvalidAccessKeyId" => 403,
-            "NoSuchBucket" | "NoSuchKey" | "NoSuchUpload" => 404,
+            | "InvalidAccessKeyId"
+            | "AccessForbidden" => 403,
+            "NoSuchBucket"
+            | "NoSuchKey"
+            | "NoSuchUpload"
+            | "NoSuchTagSet"
+            | "NoSuchCORSConfiguration" => 404,
             "MethodNotAllowed" => 405,
             "BucketAlreadyOwnedByYou" | "BucketAlreadyExists" | "BucketNotEmpty" => 409,
             "MissingContentLength" => 411,

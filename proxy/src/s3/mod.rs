@@ -9,19 +9,24 @@
 //! and errors are S3's XML ([`errors`]). Path-style addressing; SigV4 in the header or
 //! a presigned query, secrets from the identity service.
 
+pub mod acl;
 pub mod auth;
 pub mod body;
 mod bucket;
 pub mod checksum;
 pub mod chunked;
+mod config;
+pub mod cors;
 pub mod errors;
 pub mod multipart;
 mod object;
+mod registry;
+pub mod tagging;
 pub mod xml;
 
 use std::sync::Arc;
 
-use http::{HeaderValue, Method};
+use http::{HeaderMap, HeaderValue, Method};
 use stratus_common::body::Body;
 
 use self::auth::SignedRequest;
@@ -61,7 +66,8 @@ pub fn is_s3_path(path: &str) -> bool {
         || path == "/healthcheck")
 }
 
-/// The caller, once its signature checked out.
+/// The caller, once its signature checked out (or, anonymous, once the
+/// bucket's ACLs allowed what it asks).
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// `AUTH_<project id>`: where its buckets are.
@@ -71,8 +77,18 @@ pub struct Caller {
     pub owner: bool,
     /// May read (an operator or reader role on the project).
     pub reader: bool,
-    pub signed: SignedRequest,
-    pub secret: String,
+    /// The signed request and the secret it was signed with; None for an
+    /// anonymous caller.
+    pub signed: Option<(SignedRequest, String)>,
+}
+
+/// A sub-resource of a bucket or an object (`?acl`, `?cors`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sub {
+    Acl,
+    Cors,
+    Tagging,
+    Versioning,
 }
 
 /// What a request asks for, by method, path and query.
@@ -138,6 +154,37 @@ pub enum Op {
         bucket: String,
         key: String,
         upload: String,
+    },
+    GetBucketConfig {
+        bucket: String,
+        sub: Sub,
+    },
+    PutBucketConfig {
+        bucket: String,
+        sub: Sub,
+    },
+    DeleteBucketConfig {
+        bucket: String,
+        sub: Sub,
+    },
+    GetObjectConfig {
+        bucket: String,
+        key: String,
+        sub: Sub,
+    },
+    PutObjectConfig {
+        bucket: String,
+        key: String,
+        sub: Sub,
+    },
+    DeleteObjectConfig {
+        bucket: String,
+        key: String,
+        sub: Sub,
+    },
+    GetObjectAttributes {
+        bucket: String,
+        key: String,
     },
 }
 
@@ -213,6 +260,11 @@ impl Op {
             "max-uploads",
             "key-marker",
             "upload-id-marker",
+            "acl",
+            "cors",
+            "tagging",
+            "versioning",
+            "attributes",
         ];
         let is_auth = |k: &str| k.starts_with("X-Amz-");
         if query
@@ -220,6 +272,29 @@ impl Op {
             .any(|(k, _)| !KNOWN.contains(&k.as_str()) && !is_auth(k))
         {
             return Err(unsupported());
+        }
+        let sub = [
+            ("acl", Sub::Acl),
+            ("cors", Sub::Cors),
+            ("tagging", Sub::Tagging),
+            ("versioning", Sub::Versioning),
+        ]
+        .into_iter()
+        .find(|(name, _)| has(name))
+        .map(|(_, sub)| sub);
+        let not_allowed = || {
+            S3Error::new(
+                "MethodNotAllowed",
+                "The specified method is not allowed against this resource.",
+            )
+        };
+        if let (Some(sub), true) = (sub, key.is_empty()) {
+            return match *method {
+                Method::GET => Ok(Op::GetBucketConfig { bucket, sub }),
+                Method::PUT => Ok(Op::PutBucketConfig { bucket, sub }),
+                Method::DELETE => Ok(Op::DeleteBucketConfig { bucket, sub }),
+                _ => Err(not_allowed()),
+            };
         }
         if key.is_empty() {
             return match *method {
@@ -282,6 +357,20 @@ impl Op {
                 _ => Err(unsupported()),
             };
         }
+        if let Some(sub) = sub {
+            return match *method {
+                Method::GET => Ok(Op::GetObjectConfig { bucket, key, sub }),
+                Method::PUT => Ok(Op::PutObjectConfig { bucket, key, sub }),
+                Method::DELETE => Ok(Op::DeleteObjectConfig { bucket, key, sub }),
+                _ => Err(not_allowed()),
+            };
+        }
+        if has("attributes") {
+            return match *method {
+                Method::GET => Ok(Op::GetObjectAttributes { bucket, key }),
+                _ => Err(not_allowed()),
+            };
+        }
         match *method {
             Method::PUT => Ok(Op::PutObject { bucket, key }),
             Method::GET => Ok(Op::GetObject {
@@ -311,7 +400,40 @@ impl Op {
                 | Op::UploadPart { .. }
                 | Op::CompleteMultipartUpload { .. }
                 | Op::AbortMultipartUpload { .. }
+                | Op::PutBucketConfig { .. }
+                | Op::DeleteBucketConfig { .. }
+                | Op::PutObjectConfig { .. }
+                | Op::DeleteObjectConfig { .. }
         )
+    }
+
+    /// The bucket the operation is about, if any.
+    fn bucket(&self) -> Option<&str> {
+        match self {
+            Op::ListBuckets => None,
+            Op::CreateBucket { bucket }
+            | Op::HeadBucket { bucket }
+            | Op::DeleteBucket { bucket }
+            | Op::GetBucketLocation { bucket }
+            | Op::ListObjects { bucket, .. }
+            | Op::PutObject { bucket, .. }
+            | Op::GetObject { bucket, .. }
+            | Op::DeleteObjects { bucket }
+            | Op::ListMultipartUploads { bucket }
+            | Op::DeleteObject { bucket, .. }
+            | Op::CreateMultipartUpload { bucket, .. }
+            | Op::UploadPart { bucket, .. }
+            | Op::ListParts { bucket, .. }
+            | Op::CompleteMultipartUpload { bucket, .. }
+            | Op::AbortMultipartUpload { bucket, .. }
+            | Op::GetBucketConfig { bucket, .. }
+            | Op::PutBucketConfig { bucket, .. }
+            | Op::DeleteBucketConfig { bucket, .. }
+            | Op::GetObjectConfig { bucket, .. }
+            | Op::PutObjectConfig { bucket, .. }
+            | Op::DeleteObjectConfig { bucket, .. }
+            | Op::GetObjectAttributes { bucket, .. } => Some(bucket),
+        }
     }
 }
 
@@ -320,9 +442,8 @@ fn now_secs() -> u64 {
 }
 
 /// Checks the signature and finds the caller's account and rights.
-async fn authenticate(proxy: &Proxy, parts: &http::request::Parts) -> Result<Caller, S3Error> {
+async fn authenticate(proxy: &Proxy, signed: SignedRequest) -> Result<Caller, S3Error> {
     let secrets = proxy.s3.as_ref().ok_or_else(S3Error::access_denied)?;
-    let signed = auth::parse(parts, now_secs())?.ok_or_else(S3Error::access_denied)?;
     let cred = secrets
         .lookup(&signed.access_key)
         .await
@@ -348,9 +469,67 @@ async fn authenticate(proxy: &Proxy, parts: &http::request::Parts) -> Result<Cal
         reader: has(&roles.operator_roles)
             || has(&roles.reader_roles)
             || cred.roles.contains(&roles.reseller_admin_role),
-        signed,
-        secret: cred.secret.clone(),
+        signed: Some((signed, cred.secret.clone())),
     })
+}
+
+/// An unsigned request: it acts in the account that owns the bucket, and
+/// may read what the bucket's (or for GetObject the object's) ACL makes
+/// public — nothing else.
+async fn anonymous(proxy: &Proxy, op: &Op) -> Result<Caller, S3Error> {
+    let bucket = op.bucket().ok_or_else(S3Error::access_denied)?;
+    let account = registry::owner(proxy, bucket)
+        .await?
+        .ok_or_else(S3Error::access_denied)?;
+    let info = crate::db::container_info(proxy, &account, bucket)
+        .await
+        .ok_or_else(S3Error::access_denied)?;
+    let read = info.read_acl.as_deref();
+    let caller = Caller {
+        account,
+        project_id: String::new(),
+        owner: false,
+        reader: true,
+        signed: None,
+    };
+    let allowed = match op {
+        Op::GetObject { key, .. } => {
+            crate::acl::may_read(read, &[]) || {
+                let (placement, path) = locate(proxy, &caller, bucket, key);
+                let head = HeaderMap::new();
+                match crate::object::fetch(proxy, &placement, &path, &head, Method::HEAD).await {
+                    Ok(r) => acl::Canned::of_object(r.headers()) == acl::Canned::PublicRead,
+                    Err(_) => false,
+                }
+            }
+        }
+        Op::ListObjects { .. } | Op::HeadBucket { .. } => crate::acl::may_list(read, &[]),
+        _ => false,
+    };
+    if allowed {
+        Ok(caller)
+    } else {
+        Err(S3Error::access_denied())
+    }
+}
+
+/// A browser's CORS preflight: anonymous, against the bucket's rules.
+async fn preflight(proxy: &Proxy, path: &str, req: &HeaderMap) -> Result<Response, S3Error> {
+    let forbidden = || S3Error::new("AccessForbidden", "CORSResponse: Bucket not found");
+    let bucket = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let bucket = decode(bucket)?;
+    let account = registry::owner(proxy, &bucket)
+        .await?
+        .ok_or_else(forbidden)?;
+    let info = crate::db::container_info(proxy, &account, &bucket)
+        .await
+        .ok_or_else(forbidden)?;
+    let rules = info.sysmeta.get(cors::SYSMETA).map(|s| cors::decode(s));
+    cors::preflight(&rules.unwrap_or_default(), req)
 }
 
 /// Answers one S3 request; `request_id` goes out as `x-amz-request-id`.
@@ -377,61 +556,116 @@ pub async fn handle(proxy: &Arc<Proxy>, req: Request, request_id: &str) -> Respo
 async fn serve(proxy: &Arc<Proxy>, req: Request) -> Result<Response, S3Error> {
     let (parts, body) = req.into_parts();
     let query = auth::query_pairs(parts.uri.query());
-    // Who asks comes first: strangers learn nothing about what exists.
-    let caller = authenticate(proxy, &parts).await?;
     let host = parts.headers.get("host").and_then(|h| h.to_str().ok());
     let path = path_style(proxy.config.s3_domain.as_deref(), host, parts.uri.path());
-    let op = Op::parse(&parts.method, &path, &query)?;
+    if parts.method == Method::OPTIONS {
+        return preflight(proxy, &path, &parts.headers).await;
+    }
+    // A signature is checked first: strangers learn nothing about what
+    // exists from a forged one.
+    let (caller, op) = match auth::parse(&parts, now_secs())? {
+        Some(signed) => {
+            let caller = authenticate(proxy, signed).await?;
+            (caller, Op::parse(&parts.method, &path, &query)?)
+        }
+        None => {
+            let op = Op::parse(&parts.method, &path, &query)?;
+            (anonymous(proxy, &op).await?, op)
+        }
+    };
     if !caller.reader || (op.writes() && !caller.owner) {
         return Err(S3Error::access_denied());
     }
     tracing::debug!(?op, account = %caller.account, "s3");
+    let origin = parts.headers.get("origin").and_then(|v| v.to_str().ok());
+    let rules = match (origin, op.bucket()) {
+        (Some(_), Some(b)) => crate::db::container_info(proxy, &caller.account, b)
+            .await
+            .and_then(|i| i.sysmeta.get(cors::SYSMETA).map(|s| cors::decode(s))),
+        _ => None,
+    };
+    let method = parts.method.clone();
+    let origin = origin.map(str::to_string);
+    let mut resp = dispatch(proxy, &caller, op, parts, body, &query).await?;
+    if let (Some(rules), Some(origin)) = (rules, origin) {
+        cors::decorate(&rules, &origin, method.as_str(), &mut resp);
+    }
+    Ok(resp)
+}
+
+async fn dispatch(
+    proxy: &Arc<Proxy>,
+    caller: &Caller,
+    op: Op,
+    parts: http::request::Parts,
+    body: hyper::body::Incoming,
+    query: &[(String, String)],
+) -> Result<Response, S3Error> {
     match op {
-        Op::ListBuckets => bucket::list_buckets(proxy, &caller).await,
-        Op::CreateBucket { bucket } => bucket::create(proxy, &caller, &bucket).await,
-        Op::HeadBucket { bucket } => bucket::head(proxy, &caller, &bucket).await,
-        Op::DeleteBucket { bucket } => bucket::delete(proxy, &caller, &bucket).await,
-        Op::GetBucketLocation { bucket } => bucket::location(proxy, &caller, &bucket).await,
+        Op::ListBuckets => bucket::list_buckets(proxy, caller).await,
+        Op::CreateBucket { bucket } => bucket::create(proxy, caller, &bucket, &parts.headers).await,
+        Op::HeadBucket { bucket } => bucket::head(proxy, caller, &bucket).await,
+        Op::DeleteBucket { bucket } => bucket::delete(proxy, caller, &bucket).await,
+        Op::GetBucketLocation { bucket } => bucket::location(proxy, caller, &bucket).await,
         Op::ListObjects { bucket, v2 } => {
-            bucket::list_objects(proxy, &caller, &bucket, v2, &query).await
+            bucket::list_objects(proxy, caller, &bucket, v2, query).await
         }
         Op::PutObject { bucket, key } => {
-            object::put(proxy, &caller, &bucket, &key, parts, body).await
+            object::put(proxy, caller, &bucket, &key, parts, body).await
         }
         Op::GetObject { bucket, key, head } => {
-            object::get(proxy, &caller, &bucket, &key, head, &parts, &query).await
+            object::get(proxy, caller, &bucket, &key, head, &parts, query).await
         }
-        Op::DeleteObject { bucket, key } => object::delete(proxy, &caller, &bucket, &key).await,
-        Op::DeleteObjects { bucket } => object::delete_many(proxy, &caller, &bucket, body).await,
+        Op::DeleteObject { bucket, key } => object::delete(proxy, caller, &bucket, &key).await,
+        Op::DeleteObjects { bucket } => object::delete_many(proxy, caller, &bucket, body).await,
         Op::ListMultipartUploads { bucket } => {
-            multipart::list_uploads(proxy, &caller, &bucket, &query).await
+            multipart::list_uploads(proxy, caller, &bucket, query).await
         }
         Op::CreateMultipartUpload { bucket, key } => {
-            multipart::create(proxy, &caller, &bucket, &key, &parts).await
+            multipart::create(proxy, caller, &bucket, &key, &parts).await
         }
         Op::UploadPart {
             bucket,
             key,
             upload,
             part,
-        } => {
-            multipart::upload_part(proxy, &caller, &bucket, &key, &upload, part, parts, body).await
-        }
+        } => multipart::upload_part(proxy, caller, &bucket, &key, &upload, part, parts, body).await,
         Op::ListParts {
             bucket,
             key,
             upload,
-        } => multipart::list_parts(proxy, &caller, &bucket, &key, &upload, &query).await,
+        } => multipart::list_parts(proxy, caller, &bucket, &key, &upload, query).await,
         Op::CompleteMultipartUpload {
             bucket,
             key,
             upload,
-        } => multipart::complete(proxy, &caller, &bucket, &key, &upload, body).await,
+        } => multipart::complete(proxy, caller, &bucket, &key, &upload, body).await,
         Op::AbortMultipartUpload {
             bucket,
             key,
             upload,
-        } => multipart::abort(proxy, &caller, &bucket, &key, &upload).await,
+        } => multipart::abort(proxy, caller, &bucket, &key, &upload).await,
+        Op::GetBucketConfig { bucket, sub } => {
+            config::get_bucket(proxy, caller, &bucket, sub).await
+        }
+        Op::PutBucketConfig { bucket, sub } => {
+            config::put_bucket(proxy, caller, &bucket, sub, &parts.headers, body).await
+        }
+        Op::DeleteBucketConfig { bucket, sub } => {
+            config::delete_bucket(proxy, caller, &bucket, sub).await
+        }
+        Op::GetObjectConfig { bucket, key, sub } => {
+            config::get_object(proxy, caller, &bucket, &key, sub).await
+        }
+        Op::PutObjectConfig { bucket, key, sub } => {
+            config::put_object(proxy, caller, &bucket, &key, sub, &parts.headers, body).await
+        }
+        Op::DeleteObjectConfig { bucket, key, sub } => {
+            config::delete_object(proxy, caller, &bucket, &key, sub).await
+        }
+        Op::GetObjectAttributes { bucket, key } => {
+            config::attributes(proxy, caller, &bucket, &key, &parts.headers).await
+        }
     }
 }
 
@@ -513,7 +747,7 @@ mod tests {
             "InvalidBucketName"
         );
         assert_eq!(
-            Op::parse(&Method::GET, "/bucket", &q(&[("versioning", "")]))
+            Op::parse(&Method::GET, "/bucket", &q(&[("website", "")]))
                 .unwrap_err()
                 .code,
             "NotImplemented"

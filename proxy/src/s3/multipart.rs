@@ -230,6 +230,10 @@ pub async fn upload_part(
     }
     marker(proxy, c, bucket_name, key, upload).await?;
     let name = format!("{key}/{upload}/{number:05}");
+    if parts.headers.contains_key("x-amz-copy-source") {
+        let container = segments_container(bucket_name);
+        return object::copy_part(proxy, c, (&container, &name), &parts.headers).await;
+    }
     object::store(
         proxy,
         c,
@@ -476,7 +480,10 @@ pub async fn complete(
     let mut headers = HeaderMap::new();
     for (k, v) in &marker_headers {
         let n = k.as_str();
-        if n.starts_with("x-object-meta-") || crate::object::is_content_header(n) {
+        if n.starts_with("x-object-meta-")
+            || n.starts_with("x-object-transient-sysmeta-")
+            || crate::object::is_content_header(n)
+        {
             headers.insert(k.clone(), v.clone());
         }
     }

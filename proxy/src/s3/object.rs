@@ -84,6 +84,15 @@ pub(super) fn object_headers(req: &HeaderMap) -> Result<HeaderMap, S3Error> {
         // The object servers refuse (422) a body whose MD5 differs.
         set(&mut h, "etag", &md5)?;
     }
+    if let Some(tags) = super::tagging::from_headers(req)? {
+        set(&mut h, super::tagging::OBJECT_SYSMETA, &tags)?;
+    }
+    match super::acl::Canned::from_headers(req)? {
+        Some(acl) if acl != super::acl::Canned::Private => {
+            set(&mut h, super::acl::OBJECT_SYSMETA, acl.name())?
+        }
+        _ => {}
+    }
     Ok(h)
 }
 
@@ -109,9 +118,8 @@ pub async fn put(
     if !bucket::exists(proxy, c, bucket_name).await {
         return Err(from_status(StatusCode::NOT_FOUND, "NoSuchBucket"));
     }
-    if let Some(source) = parts.headers.get("x-amz-copy-source") {
-        let source = source.to_str().unwrap_or_default().to_string();
-        return copy(proxy, c, bucket_name, key, &source, &parts.headers).await;
+    if parts.headers.contains_key("x-amz-copy-source") {
+        return copy(proxy, c, bucket_name, key, &parts.headers).await;
     }
     let headers = object_headers(&parts.headers)?;
     store(proxy, c, bucket_name, key, parts, body, headers).await
@@ -128,7 +136,9 @@ pub(super) async fn store(
     body: Incoming,
     mut headers: HeaderMap,
 ) -> Result<Response, S3Error> {
-    let streaming = matches!(c.signed.payload, Payload::Streaming { .. });
+    // Only signed callers write (anonymous ones never get here).
+    let (signed, secret) = c.signed.as_ref().ok_or_else(S3Error::access_denied)?;
+    let streaming = matches!(signed.payload, Payload::Streaming { .. });
     let len = if streaming {
         length(&parts.headers, "x-amz-decoded-content-length")?
     } else {
@@ -145,13 +155,16 @@ pub(super) async fn store(
     }
     set(&mut headers, "content-length", &len.to_string())?;
     set(&mut headers, "x-timestamp", &crate::object::now_timestamp())?;
-    let mut src = match &c.signed.payload {
-        Payload::Streaming { signed, trailer } => {
-            let signer = signed.then(|| ChunkSigner {
-                key: c.signed.signing_key(&c.secret),
-                amz_date: c.signed.amz_date.clone(),
-                scope: c.signed.scope(),
-                previous: c.signed.signature.clone(),
+    let mut src = match &signed.payload {
+        Payload::Streaming {
+            signed: chunks_signed,
+            trailer,
+        } => {
+            let signer = chunks_signed.then(|| ChunkSigner {
+                key: signed.signing_key(secret),
+                amz_date: signed.amz_date.clone(),
+                scope: signed.scope(),
+                previous: signed.signature.clone(),
             });
             S3Body::chunked(body, ChunkDecoder::new(signer, *trailer), Some(len))
         }
@@ -213,6 +226,10 @@ fn s3_headers(swift: &HeaderMap) -> HeaderMap {
             if let Ok(v) = HeaderValue::from_str(&quoted) {
                 h.insert("etag", v);
             }
+        } else if n == super::tagging::OBJECT_SYSMETA {
+            let count =
+                super::tagging::decode(value.to_str().unwrap_or_default()).map_or(0, |t| t.len());
+            h.insert("x-amz-tagging-count", HeaderValue::from(count));
         } else if n == super::multipart::ETAG_SYSMETA {
             let quoted = format!("\"{}\"", value.to_str().unwrap_or_default());
             if let Ok(v) = HeaderValue::from_str(&quoted) {
@@ -417,6 +434,143 @@ impl UploadSource for stratus_common::body::Body {
     }
 }
 
+/// The bucket and key of `x-amz-copy-source` (`/bucket/key`, URL-encoded).
+fn copy_source(req: &HeaderMap) -> Result<(String, String), S3Error> {
+    let source = req
+        .get("x-amz-copy-source")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let decoded =
+        percent_encoding::percent_decode_str(source.split('?').next().unwrap_or_default())
+            .decode_utf8()
+            .map_err(|_| S3Error::new("InvalidArgument", "Invalid copy source encoding"))?;
+    decoded
+        .trim_start_matches('/')
+        .split_once('/')
+        .filter(|(b, k)| super::valid_bucket(b) && !k.is_empty())
+        .map(|(b, k)| (b.to_string(), k.to_string()))
+        .ok_or_else(|| {
+            S3Error::new(
+                "InvalidArgument",
+                "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+            )
+        })
+}
+
+/// Opens a copy's source for reading, with its `x-amz-copy-source-if-*`
+/// conditions and, for a part, `x-amz-copy-source-range`: its S3 headers,
+/// body and length.
+async fn read_source(
+    proxy: &Arc<Proxy>,
+    c: &Caller,
+    (bucket, key): (&str, &str),
+    req: &HeaderMap,
+) -> Result<(http::response::Parts, stratus_common::body::Body, u64), S3Error> {
+    let mut headers = HeaderMap::new();
+    for (from, to) in [
+        ("x-amz-copy-source-if-match", "if-match"),
+        ("x-amz-copy-source-if-none-match", "if-none-match"),
+        ("x-amz-copy-source-if-modified-since", "if-modified-since"),
+        (
+            "x-amz-copy-source-if-unmodified-since",
+            "if-unmodified-since",
+        ),
+        ("x-amz-copy-source-range", "range"),
+    ] {
+        if let Some(v) = req.get(from) {
+            headers.insert(to, v.clone());
+        }
+    }
+    let ranged = headers.contains_key("range");
+    let mut get_parts = bucket::parts(Method::GET, "");
+    get_parts.headers = headers;
+    let source = get(proxy, c, bucket, key, false, &get_parts, &[]).await?;
+    let expected = if ranged {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    if source.status() != expected {
+        if ranged && source.status() == StatusCode::OK {
+            return Err(S3Error::new(
+                "InvalidArgument",
+                "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+            ));
+        }
+        // A copy condition that does not hold is a 412, whichever it was.
+        return Err(from_status(StatusCode::PRECONDITION_FAILED, "NoSuchKey"));
+    }
+    let (src, body) = source.into_parts();
+    let len = src
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .ok_or_else(|| S3Error::new("InternalError", "The source has no length"))?;
+    Ok((src, body, len))
+}
+
+/// Streams a copy's source into `container/name`; the new ETag.
+pub(super) async fn copy_into(
+    proxy: &Arc<Proxy>,
+    c: &Caller,
+    (container, name): (&str, &str),
+    mut headers: HeaderMap,
+    mut body: stratus_common::body::Body,
+    len: u64,
+) -> Result<String, S3Error> {
+    headers.remove("etag");
+    set(&mut headers, "content-length", &len.to_string())?;
+    set(&mut headers, "x-timestamp", &crate::object::now_timestamp())?;
+    let (placement, path) = super::locate(proxy, c, container, name);
+    let resp = crate::object::upload(
+        proxy,
+        &placement,
+        &path,
+        (&c.account, container),
+        &headers,
+        &mut body,
+    )
+    .await;
+    if resp.status() != StatusCode::CREATED {
+        return Err(from_status(resp.status(), "NoSuchKey"));
+    }
+    Ok(resp
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_string())
+}
+
+/// `<CopyObjectResult>` or `<CopyPartResult>` for a new ETag.
+pub(super) fn copy_result(element: &str, etag: &str) -> Response {
+    let now = stratus_common::timestamp::iso8601_micros(stratus_common::timestamp::unix_micros());
+    bucket::xml(
+        StatusCode::OK,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{element} xmlns=\"{}\">\
+             <LastModified>{}Z</LastModified><ETag>&quot;{etag}&quot;</ETag></{element}>",
+            bucket::XMLNS,
+            &now[..23]
+        ),
+    )
+}
+
+/// UploadPartCopy: a part read from `x-amz-copy-source` (a range of it
+/// with `x-amz-copy-source-range`).
+pub(super) async fn copy_part(
+    proxy: &Arc<Proxy>,
+    c: &Caller,
+    (container, name): (&str, &str),
+    req: &HeaderMap,
+) -> Result<Response, S3Error> {
+    let (src_bucket, src_key) = copy_source(req)?;
+    let (_, body, len) = read_source(proxy, c, (&src_bucket, &src_key), req).await?;
+    let etag = copy_into(proxy, c, (container, name), HeaderMap::new(), body, len).await?;
+    Ok(copy_result("CopyPartResult", &etag))
+}
+
 /// CopyObject (`x-amz-copy-source: /bucket/key`, within the caller's
 /// account): metadata copied or, with `x-amz-metadata-directive:
 /// REPLACE`, taken from the request; `x-amz-copy-source-if-*` honoured.
@@ -425,23 +579,9 @@ async fn copy(
     c: &Caller,
     bucket_name: &str,
     key: &str,
-    source: &str,
     req: &HeaderMap,
 ) -> Result<Response, S3Error> {
-    let decoded =
-        percent_encoding::percent_decode_str(source.split('?').next().unwrap_or_default())
-            .decode_utf8()
-            .map_err(|_| S3Error::new("InvalidArgument", "Invalid copy source encoding"))?;
-    let (src_bucket, src_key) = decoded
-        .trim_start_matches('/')
-        .split_once('/')
-        .filter(|(b, k)| super::valid_bucket(b) && !k.is_empty())
-        .ok_or_else(|| {
-            S3Error::new(
-                "InvalidArgument",
-                "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
-            )
-        })?;
+    let (src_bucket, src_key) = copy_source(req)?;
     let replace = match req
         .get("x-amz-metadata-directive")
         .and_then(|v| v.to_str().ok())
@@ -461,36 +601,14 @@ async fn copy(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
         ));
     }
-    // The source's conditions, in the names a GET takes.
-    let mut conditions = HeaderMap::new();
-    for (from, to) in [
-        ("x-amz-copy-source-if-match", "if-match"),
-        ("x-amz-copy-source-if-none-match", "if-none-match"),
-        ("x-amz-copy-source-if-modified-since", "if-modified-since"),
-        (
-            "x-amz-copy-source-if-unmodified-since",
-            "if-unmodified-since",
-        ),
-    ] {
-        if let Some(v) = req.get(from) {
-            conditions.insert(to, v.clone());
-        }
+    if req.contains_key("x-amz-copy-source-range") {
+        return Err(S3Error::new(
+            "InvalidArgument",
+            "Range specified is not valid for source object",
+        ));
     }
-    let mut get_parts = bucket::parts(Method::GET, "");
-    get_parts.headers = conditions;
-    let query: Vec<(String, String)> = Vec::new();
-    let source = get(proxy, c, src_bucket, src_key, false, &get_parts, &query).await?;
-    if source.status() != StatusCode::OK {
-        // A copy condition that does not hold is a 412, whichever it was.
-        return Err(from_status(StatusCode::PRECONDITION_FAILED, "NoSuchKey"));
-    }
-    let (src, mut body) = source.into_parts();
-    let len = src
-        .headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-        .ok_or_else(|| S3Error::new("InternalError", "The source has no length"))?;
-    let mut headers = if replace {
+    let (src, body, len) = read_source(proxy, c, (&src_bucket, &src_key), req).await?;
+    let headers = if replace {
         object_headers(req)?
     } else {
         let mut h = HeaderMap::new();
@@ -508,39 +626,8 @@ async fn copy(
         }
         h
     };
-    headers.remove("etag");
-    set(&mut headers, "content-length", &len.to_string())?;
-    set(&mut headers, "x-timestamp", &crate::object::now_timestamp())?;
-    let (placement, path) = super::locate(proxy, c, bucket_name, key);
-    let resp = crate::object::upload(
-        proxy,
-        &placement,
-        &path,
-        (&c.account, bucket_name),
-        &headers,
-        &mut body,
-    )
-    .await;
-    if resp.status() != StatusCode::CREATED {
-        return Err(from_status(resp.status(), "NoSuchKey"));
-    }
-    let etag = resp
-        .headers()
-        .get("etag")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .trim_matches('"')
-        .to_string();
-    let now = stratus_common::timestamp::iso8601_micros(stratus_common::timestamp::unix_micros());
-    Ok(bucket::xml(
-        StatusCode::OK,
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CopyObjectResult xmlns=\"{}\">\
-             <LastModified>{}Z</LastModified><ETag>&quot;{etag}&quot;</ETag></CopyObjectResult>",
-            bucket::XMLNS,
-            &now[..23]
-        ),
-    ))
+    let etag = copy_into(proxy, c, (bucket_name, key), headers, body, len).await?;
+    Ok(copy_result("CopyObjectResult", &etag))
 }
 
 /// DeleteObjects (`POST /bucket?delete`): up to 1,000 keys; per-key

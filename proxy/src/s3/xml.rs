@@ -19,11 +19,15 @@ pub fn root<'a>(body: &'a [u8], root: &str) -> Result<&'a str, S3Error> {
     let text = std::str::from_utf8(body).map_err(|_| malformed())?;
     let open = text.find(&format!("<{root}")).ok_or_else(malformed)?;
     let after = &text[open + root.len() + 1..];
-    // `<Root>` or `<Root xmlns=…>`, not `<RootOther>`.
-    if !after.starts_with(['>', ' ', '\t', '\r', '\n']) {
+    // `<Root>` or `<Root xmlns=…>`, not `<RootOther>`; `<Root/>` is empty.
+    if !after.starts_with(['>', '/', ' ', '\t', '\r', '\n']) {
         return Err(malformed());
     }
-    let start = open + root.len() + 1 + after.find('>').ok_or_else(malformed)? + 1;
+    let close = after.find('>').ok_or_else(malformed)?;
+    if after[..close].ends_with('/') {
+        return Ok("");
+    }
+    let start = open + root.len() + 1 + close + 1;
     let end = text.rfind(&format!("</{root}>")).ok_or_else(malformed)?;
     text.get(start..end).ok_or_else(malformed)
 }
@@ -100,6 +104,11 @@ mod tests {
         assert_eq!(keys, vec!["a&b", "AB"]);
         assert_eq!(text(inside, "Quiet").as_deref(), Some("true"));
         assert!(root(b"<DeleteMore></DeleteMore>", "Delete").is_err());
+        assert_eq!(
+            root(b"<Tagging><TagSet/></Tagging>", "Tagging").unwrap(),
+            "<TagSet/>"
+        );
+        assert_eq!(root(b"<TagSet />", "TagSet").unwrap(), "");
         assert!(elements(inside, "Object", 1).is_err(), "over the limit");
         assert_eq!(unescape("&bogus;"), None);
         assert_eq!(unescape("&#xD800;"), None);

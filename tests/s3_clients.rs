@@ -1,0 +1,366 @@
+//! End-to-end tests of the S3 API's bucket and object settings (canned
+//! ACLs and anonymous access, CORS and browsers' preflights, tagging,
+//! GetObjectAttributes, UploadPartCopy, the global bucket namespace)
+//! with boto3, and of the other clients people use: s3cmd, the minio
+//! Python client (parallel, out-of-order multipart) and `aws s3 sync`
+//! with 100 MiB multipart files — each read back byte for byte, also
+//! through Swift.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{bytes, tool, tool_ok as ok, Up};
+
+const SETTINGS_SCRIPT: &str = r#"
+import hashlib, os, urllib.request, urllib.error
+import boto3, botocore
+s3 = boto3.client("s3")
+end = os.environ["AWS_ENDPOINT_URL"]
+def code(fn):
+    try:
+        fn()
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"]
+    return "ok"
+def anon(method, path, headers={}):
+    req = urllib.request.Request(end + path, method=method, headers=headers)
+    try:
+        r = urllib.request.urlopen(req)
+        return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+# Canned ACLs: private by default; public-read opens reads (not writes) to anyone.
+s3.create_bucket(Bucket="site")
+s3.put_object(Bucket="site", Key="index.html", Body=b"<h1>hi</h1>", ContentType="text/html")
+s3.put_object(Bucket="site", Key="secret.txt", Body=b"no")
+assert anon("GET", "/site/index.html")[0] == 403
+assert anon("GET", "/site?list-type=2")[0] == 403
+assert [g["Permission"] for g in s3.get_bucket_acl(Bucket="site")["Grants"]] == ["FULL_CONTROL"]
+s3.put_bucket_acl(Bucket="site", ACL="public-read")
+grants = s3.get_bucket_acl(Bucket="site")["Grants"]
+assert any(g["Grantee"].get("URI", "").endswith("/AllUsers") and g["Permission"] == "READ" for g in grants), grants
+st, h, body = anon("GET", "/site/index.html")
+assert st == 200 and body == b"<h1>hi</h1>" and h["Content-Type"] == "text/html", (st, body)
+st, _, body = anon("GET", "/site?list-type=2")
+assert st == 200 and b"<Key>secret.txt</Key>" in body, body
+assert anon("PUT", "/site/new.txt")[0] == 403
+assert anon("DELETE", "/site/index.html")[0] == 403
+assert anon("GET", "/site?acl")[0] == 403
+assert anon("GET", "/nobody-has-this/x")[0] == 403
+s3.put_bucket_acl(Bucket="site", ACL="private")
+assert anon("GET", "/site/index.html")[0] == 403
+assert code(lambda: s3.put_bucket_acl(Bucket="site", ACL="public-read-write")) == "NotImplemented"
+# An object's own ACL.
+s3.put_object(Bucket="site", Key="pub.txt", Body=b"public", ACL="public-read", Metadata={"m": "1"})
+assert anon("GET", "/site/pub.txt")[2] == b"public"
+grants = s3.get_object_acl(Bucket="site", Key="pub.txt")["Grants"]
+assert any(g["Permission"] == "READ" for g in grants), grants
+s3.put_object_acl(Bucket="site", Key="pub.txt", ACL="private")
+assert anon("GET", "/site/pub.txt")[0] == 403
+assert s3.head_object(Bucket="site", Key="pub.txt")["Metadata"] == {"m": "1"}
+assert code(lambda: s3.get_object_acl(Bucket="site", Key="absent")) == "NoSuchKey"
+
+# CORS: rules stored and shown; preflights answered from them, anonymously.
+assert code(lambda: s3.get_bucket_cors(Bucket="site")) == "NoSuchCORSConfiguration"
+pre = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "PUT",
+       "Access-Control-Request-Headers": "content-type, x-amz-date"}
+assert anon("OPTIONS", "/site/index.html", pre)[0] == 403
+s3.put_bucket_cors(Bucket="site", CORSConfiguration={"CORSRules": [
+    {"AllowedOrigins": ["https://*.example.com"], "AllowedMethods": ["GET", "PUT"],
+     "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 600}]})
+rules = s3.get_bucket_cors(Bucket="site")["CORSRules"]
+assert rules[0]["AllowedOrigins"] == ["https://*.example.com"] and rules[0]["MaxAgeSeconds"] == 600, rules
+st, h, _ = anon("OPTIONS", "/site/index.html", pre)
+assert st == 200, st
+assert h["Access-Control-Allow-Origin"] == "https://app.example.com", dict(h)
+assert "PUT" in h["Access-Control-Allow-Methods"] and h["Access-Control-Max-Age"] == "600", dict(h)
+assert h["Access-Control-Allow-Headers"] == "content-type, x-amz-date", dict(h)
+assert anon("OPTIONS", "/site/index.html", dict(pre, Origin="https://evil.org"))[0] == 403
+assert anon("OPTIONS", "/site/index.html", dict(pre, **{"Access-Control-Request-Method": "DELETE"}))[0] == 403
+assert anon("OPTIONS", "/site/index.html", {"Origin": "https://app.example.com"})[0] == 400
+# An actual (here anonymous, public) request from an allowed origin carries the grant.
+s3.put_object_acl(Bucket="site", Key="pub.txt", ACL="public-read")
+st, h, _ = anon("GET", "/site/pub.txt", {"Origin": "https://app.example.com"})
+assert st == 200 and h["Access-Control-Allow-Origin"] == "https://app.example.com", dict(h)
+assert h["Access-Control-Expose-Headers"] == "ETag"
+assert "Access-Control-Allow-Origin" not in anon("GET", "/site/pub.txt", {"Origin": "https://evil.org"})[1]
+bad = {"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["PATCH"]}]}
+assert code(lambda: s3.put_bucket_cors(Bucket="site", CORSConfiguration=bad)) == "InvalidRequest"
+s3.delete_bucket_cors(Bucket="site")
+assert code(lambda: s3.get_bucket_cors(Bucket="site")) == "NoSuchCORSConfiguration"
+assert anon("OPTIONS", "/site/index.html", pre)[0] == 403
+
+# Tagging of objects (on PUT, replaced, removed; metadata kept) and buckets.
+s3.put_object(Bucket="site", Key="t.txt", Body=b"t", Tagging="project=stratus&tier=gold", Metadata={"keep": "me"})
+assert s3.get_object(Bucket="site", Key="t.txt")["TagCount"] == 2
+tags = lambda: sorted((t["Key"], t["Value"]) for t in s3.get_object_tagging(Bucket="site", Key="t.txt")["TagSet"])
+assert tags() == [("project", "stratus"), ("tier", "gold")], tags()
+s3.put_object_tagging(Bucket="site", Key="t.txt", Tagging={"TagSet": [{"Key": "a b", "Value": "c&d"}]})
+assert tags() == [("a b", "c&d")], tags()
+assert s3.head_object(Bucket="site", Key="t.txt")["Metadata"] == {"keep": "me"}
+s3.delete_object_tagging(Bucket="site", Key="t.txt")
+assert tags() == []
+eleven = {"TagSet": [{"Key": f"k{i}", "Value": "v"} for i in range(11)]}
+assert code(lambda: s3.put_object_tagging(Bucket="site", Key="t.txt", Tagging=eleven)) == "BadRequest"
+assert code(lambda: s3.put_object_tagging(Bucket="site", Key="absent", Tagging={"TagSet": []})) == "NoSuchKey"
+assert code(lambda: s3.get_bucket_tagging(Bucket="site")) == "NoSuchTagSet"
+s3.put_bucket_tagging(Bucket="site", Tagging={"TagSet": [{"Key": "cost", "Value": "42"}]})
+assert s3.get_bucket_tagging(Bucket="site")["TagSet"] == [{"Key": "cost", "Value": "42"}]
+s3.delete_bucket_tagging(Bucket="site")
+assert code(lambda: s3.get_bucket_tagging(Bucket="site")) == "NoSuchTagSet"
+assert "Status" not in s3.get_bucket_versioning(Bucket="site")
+
+# GetObjectAttributes and UploadPartCopy (ranges of a source, then a plain part).
+a = s3.get_object_attributes(Bucket="site", Key="t.txt", ObjectAttributes=["ETag", "ObjectSize", "StorageClass"])
+assert a["ETag"] == hashlib.md5(b"t").hexdigest() and a["ObjectSize"] == 1 and a["StorageClass"] == "STANDARD", a
+src = bytes(range(256)) * (11 * 4096)
+s3.put_object(Bucket="site", Key="src.bin", Body=src)
+uid = s3.create_multipart_upload(Bucket="site", Key="joined.bin")["UploadId"]
+five = 5 * 1024 * 1024
+e1 = s3.upload_part_copy(Bucket="site", Key="joined.bin", UploadId=uid, PartNumber=1,
+                         CopySource={"Bucket": "site", "Key": "src.bin"}, CopySourceRange=f"bytes=0-{five - 1}")["CopyPartResult"]["ETag"]
+e2 = s3.upload_part_copy(Bucket="site", Key="joined.bin", UploadId=uid, PartNumber=2,
+                         CopySource={"Bucket": "site", "Key": "src.bin"}, CopySourceRange=f"bytes={five}-{len(src) - 1}")["CopyPartResult"]["ETag"]
+e3 = s3.upload_part(Bucket="site", Key="joined.bin", UploadId=uid, PartNumber=3, Body=b"end")["ETag"]
+assert e1 == '"%s"' % hashlib.md5(src[:five]).hexdigest(), e1
+s3.complete_multipart_upload(Bucket="site", Key="joined.bin", UploadId=uid, MultipartUpload={"Parts": [
+    {"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}, {"PartNumber": 3, "ETag": e3}]})
+assert s3.get_object(Bucket="site", Key="joined.bin")["Body"].read() == src + b"end"
+a = s3.get_object_attributes(Bucket="site", Key="joined.bin", ObjectAttributes=["ObjectParts", "ObjectSize"])
+assert a["ObjectParts"]["TotalPartsCount"] == 3 and a["ObjectSize"] == len(src) + 3, a
+assert code(lambda: s3.upload_part_copy(Bucket="site", Key="joined.bin", UploadId=uid, PartNumber=1,
+                                        CopySource="site/src.bin")) == "NoSuchUpload"
+
+# Bucket names are global: another project's credential cannot take "site".
+other = boto3.client("s3", aws_access_key_id=os.environ["OTHER_KEY"], aws_secret_access_key=os.environ["OTHER_SECRET"])
+assert code(lambda: other.create_bucket(Bucket="site")) == "BucketAlreadyExists"
+assert code(lambda: other.get_object(Bucket="site", Key="t.txt")) == "NoSuchBucket"
+other.create_bucket(Bucket="theirs")
+assert code(lambda: s3.create_bucket(Bucket="theirs")) == "BucketAlreadyExists"
+other.delete_bucket(Bucket="theirs")
+s3.create_bucket(Bucket="theirs")
+print("settings ok")
+"#;
+
+/// An EC2 credential for a second project of the admin: (access, secret).
+fn second_account(up: &Up) -> (String, String) {
+    let os = up.env_of("OS_");
+    let w = up.dir.path();
+    ok("openstack", &os, &["project", "create", "other"], w);
+    ok(
+        "openstack",
+        &os,
+        &[
+            "role",
+            "add",
+            "--project",
+            "other",
+            "--user",
+            "admin",
+            "member",
+        ],
+        w,
+    );
+    let out = ok(
+        "openstack",
+        &os,
+        &[
+            "ec2",
+            "credentials",
+            "create",
+            "--project",
+            "other",
+            "-f",
+            "json",
+        ],
+        w,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    (
+        v["access"].as_str().unwrap().to_string(),
+        v["secret"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn bucket_and_object_settings_with_boto3() {
+    let up = Up::start();
+    let (key, secret) = second_account(&up);
+    let mut env = up.env_of("AWS_");
+    env.push(("OTHER_KEY".into(), key));
+    env.push(("OTHER_SECRET".into(), secret));
+    let out = ok("python", &env, &["-c", SETTINGS_SCRIPT], up.dir.path());
+    assert!(out.contains("settings ok"), "{out}");
+}
+
+/// s3cmd's configuration for `stratus up` (path-style, no TLS).
+fn s3cmd_config(up: &Up, dir: &std::path::Path) -> std::path::PathBuf {
+    let aws = up.env_of("AWS_");
+    let get = |k: &str| aws.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    let host = format!("{}", up.proxy);
+    let cfg = dir.join("s3cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[default]\naccess_key = {}\nsecret_key = {}\nhost_base = {host}\n\
+             host_bucket = {host}\nuse_https = False\nsignature_v2 = False\n\
+             bucket_location = us-east-1\n",
+            get("AWS_ACCESS_KEY_ID"),
+            get("AWS_SECRET_ACCESS_KEY")
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+#[test]
+fn s3cmd_works() {
+    let up = Up::start();
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path();
+    let cfg = s3cmd_config(&up, w);
+    let cfg = cfg.to_str().unwrap();
+    let s3cmd = |args: &[&str]| {
+        let mut a = vec!["-c", cfg];
+        a.extend(args);
+        ok("s3cmd", &[], &a, w)
+    };
+    let small = bytes(1, 1000);
+    let big = bytes(2, 12 * 1024 * 1024 + 17);
+    std::fs::write(w.join("small.bin"), &small).unwrap();
+    std::fs::write(w.join("big.bin"), &big).unwrap();
+    s3cmd(&["mb", "s3://cmd"]);
+    s3cmd(&["put", "small.bin", "s3://cmd/dir/small.bin"]);
+    // s3cmd's own multipart upload, 5 MiB parts.
+    s3cmd(&[
+        "put",
+        "--multipart-chunk-size-mb=5",
+        "big.bin",
+        "s3://cmd/big.bin",
+    ]);
+    let ls = s3cmd(&["ls", "s3://cmd/"]);
+    assert!(
+        ls.contains("DIR") && ls.contains("s3://cmd/big.bin"),
+        "{ls}"
+    );
+    let la = s3cmd(&["ls", "--recursive", "s3://cmd"]);
+    assert!(la.contains("s3://cmd/dir/small.bin"), "{la}");
+    s3cmd(&["get", "s3://cmd/big.bin", "big.back"]);
+    assert_eq!(std::fs::read(w.join("big.back")).unwrap(), big);
+    s3cmd(&["get", "s3://cmd/dir/small.bin", "small.back"]);
+    assert_eq!(std::fs::read(w.join("small.back")).unwrap(), small);
+    let info = s3cmd(&["info", "s3://cmd/big.bin"]);
+    assert!(info.contains(&format!("{}", big.len())), "{info}");
+    // Read back through Swift too.
+    let os = up.env_of("OS_");
+    ok(
+        "swift",
+        &os,
+        &["download", "cmd", "big.bin", "-o", "big.swift"],
+        w,
+    );
+    assert_eq!(std::fs::read(w.join("big.swift")).unwrap(), big);
+    let rb = tool("s3cmd", &[], &["-c", cfg, "rb", "s3://cmd"], w);
+    assert!(!rb.status.success(), "a bucket with objects was removed");
+    s3cmd(&["del", "--recursive", "--force", "s3://cmd"]);
+    s3cmd(&["rb", "s3://cmd"]);
+    assert!(!s3cmd(&["ls"]).contains("s3://cmd"));
+}
+
+const MINIO_SCRIPT: &str = r#"
+import io, os, urllib.parse
+from minio import Minio
+from minio.error import S3Error
+u = urllib.parse.urlparse(os.environ["AWS_ENDPOINT_URL"])
+mc = Minio(u.netloc, access_key=os.environ["AWS_ACCESS_KEY_ID"],
+           secret_key=os.environ["AWS_SECRET_ACCESS_KEY"], secure=False, region="us-east-1")
+mc.make_bucket("mini")
+assert mc.bucket_exists("mini") and not mc.bucket_exists("no-such")
+data = bytes((i * 7 + i // 4096) % 251 for i in range(23 * 1024 * 1024 + 3))
+with open("mini.bin", "wb") as f:
+    f.write(data)
+# 5 MiB parts sent by 4 threads at once: parts arrive in parallel, out of order.
+r = mc.fput_object("mini", "a/mini.bin", "mini.bin", part_size=5 * 1024 * 1024, num_parallel_uploads=4)
+assert r.etag.endswith("-5"), r.etag
+assert mc.get_object("mini", "a/mini.bin").read() == data
+mc.fget_object("mini", "a/mini.bin", "mini.back")
+assert open("mini.back", "rb").read() == data
+mc.put_object("mini", "small", io.BytesIO(b"tiny"), 4, metadata={"x-amz-meta-color": "red"})
+st = mc.stat_object("mini", "small")
+assert st.size == 4 and st.metadata["x-amz-meta-color"] == "red", st.metadata
+assert mc.get_object("mini", "a/mini.bin", offset=5 * 1024 * 1024 - 2, length=4).read() == data[5 * 1024 * 1024 - 2:5 * 1024 * 1024 + 2]
+names = sorted(o.object_name for o in mc.list_objects("mini", recursive=True))
+assert names == ["a/mini.bin", "small"], names
+try:
+    mc.stat_object("mini", "absent")
+    raise SystemExit("absent object found")
+except S3Error as e:
+    assert e.code == "NoSuchKey", e.code
+print("minio ok")
+"#;
+
+#[test]
+fn minio_client_parallel_multipart() {
+    let up = Up::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(
+        "python",
+        &up.env_of("AWS_"),
+        &["-c", MINIO_SCRIPT],
+        dir.path(),
+    );
+    assert!(out.contains("minio ok"), "{out}");
+    // What minio wrote is Swift's too.
+    let data = std::fs::read(dir.path().join("mini.bin")).unwrap();
+    ok(
+        "swift",
+        &up.env_of("OS_"),
+        &["download", "mini", "a/mini.bin", "-o", "swift.bin"],
+        dir.path(),
+    );
+    assert_eq!(std::fs::read(dir.path().join("swift.bin")).unwrap(), data);
+}
+
+#[test]
+fn aws_s3_sync_with_100_mib_files() {
+    let up = Up::start();
+    let aws = up.env_of("AWS_");
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path();
+    let src = w.join("src");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    let big = bytes(5, 100 * 1024 * 1024);
+    std::fs::write(src.join("big.bin"), &big).unwrap();
+    std::fs::write(src.join("sub/a.txt"), b"a").unwrap();
+    std::fs::write(src.join("sub/b.txt"), b"bb").unwrap();
+    ok("aws", &aws, &["s3", "mb", "s3://mirror"], w);
+    ok("aws", &aws, &["s3", "sync", "src", "s3://mirror/data"], w);
+    // A second sync finds nothing to do.
+    let again = ok("aws", &aws, &["s3", "sync", "src", "s3://mirror/data"], w);
+    assert!(!again.contains("upload:"), "{again}");
+    ok("aws", &aws, &["s3", "sync", "s3://mirror/data", "dst"], w);
+    assert_eq!(std::fs::read(w.join("dst/big.bin")).unwrap(), big);
+    assert_eq!(std::fs::read(w.join("dst/sub/b.txt")).unwrap(), b"bb");
+    // A deletion propagates with --delete.
+    std::fs::remove_file(src.join("sub/a.txt")).unwrap();
+    let out = ok(
+        "aws",
+        &aws,
+        &["s3", "sync", "--delete", "src", "s3://mirror/data"],
+        w,
+    );
+    assert!(out.contains("delete: s3://mirror/data/sub/a.txt"), "{out}");
+    let names = ok("swift", &up.env_of("OS_"), &["list", "mirror"], w);
+    assert_eq!(
+        names.lines().collect::<Vec<_>>(),
+        vec!["data/big.bin", "data/sub/b.txt"]
+    );
+    ok(
+        "swift",
+        &up.env_of("OS_"),
+        &["download", "mirror", "data/big.bin", "-o", "big.swift"],
+        w,
+    );
+    assert_eq!(std::fs::read(w.join("big.swift")).unwrap(), big);
+}
