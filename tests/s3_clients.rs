@@ -364,3 +364,109 @@ fn aws_s3_sync_with_100_mib_files() {
     );
     assert_eq!(std::fs::read(w.join("big.swift")).unwrap(), big);
 }
+
+const VERSIONING_SCRIPT: &str = r#"
+import boto3, botocore
+s3 = boto3.client("s3")
+def code(fn):
+    try:
+        fn()
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"]
+    return "ok"
+def body(key, **kw):
+    return s3.get_object(Bucket="ver", Key=key, **kw)["Body"].read()
+def versions(**kw):
+    r = s3.list_object_versions(Bucket="ver", **kw)
+    return ([(v["Key"], v["VersionId"], v["IsLatest"]) for v in r.get("Versions", [])],
+            [(m["Key"], m["VersionId"], m["IsLatest"]) for m in r.get("DeleteMarkers", [])], r)
+
+s3.create_bucket(Bucket="ver")
+s3.put_object(Bucket="ver", Key="k", Body=b"v0")  # before versioning: the null version
+assert "Status" not in s3.get_bucket_versioning(Bucket="ver")
+s3.put_bucket_versioning(Bucket="ver", VersioningConfiguration={"Status": "Enabled"})
+assert s3.get_bucket_versioning(Bucket="ver")["Status"] == "Enabled"
+v1 = s3.put_object(Bucket="ver", Key="k", Body=b"v1")["VersionId"]
+v2 = s3.put_object(Bucket="ver", Key="k", Body=b"v2")["VersionId"]
+assert v1 != v2 and "null" not in (v1, v2), (v1, v2)
+assert body("k") == b"v2" and body("k", VersionId=v1) == b"v1" and body("k", VersionId="null") == b"v0"
+assert s3.head_object(Bucket="ver", Key="k")["VersionId"] == v2
+assert s3.head_object(Bucket="ver", Key="k", VersionId=v1)["ContentLength"] == 2
+vs, ms, _ = versions()
+assert vs == [("k", v2, True), ("k", v1, False), ("k", "null", False)] and ms == [], vs
+# A delete without a version leaves a marker; the versions stay.
+d = s3.delete_object(Bucket="ver", Key="k")
+assert d["DeleteMarker"] and d["VersionId"] not in (v1, v2), d
+assert code(lambda: body("k")) == "NoSuchKey"
+vs, ms, _ = versions()
+assert ms == [("k", d["VersionId"], True)] and [v[2] for v in vs] == [False] * 3, (vs, ms)
+assert body("k", VersionId=v2) == b"v2"
+assert code(lambda: s3.get_object(Bucket="ver", Key="k", VersionId=d["VersionId"])) == "MethodNotAllowed"
+# Removing the marker brings v2 back; removing v2 for good brings v1.
+s3.delete_object(Bucket="ver", Key="k", VersionId=d["VersionId"])
+assert body("k") == b"v2"
+s3.delete_object(Bucket="ver", Key="k", VersionId=v2)
+assert body("k") == b"v1" and s3.head_object(Bucket="ver", Key="k")["VersionId"] == v1
+assert code(lambda: body("k", VersionId=v2)) == "NoSuchVersion"
+assert code(lambda: body("k", VersionId="bogus/../id")) == "InvalidArgument"
+# Copies from an old version; multipart uploads make versions too.
+s3.copy_object(Bucket="ver", Key="copy", CopySource={"Bucket": "ver", "Key": "k", "VersionId": "null"})
+assert body("copy") == b"v0"
+five = 5 * 1024 * 1024
+for round in (1, 2):
+    uid = s3.create_multipart_upload(Bucket="ver", Key="mp")["UploadId"]
+    parts = [{"PartNumber": n, "ETag": s3.upload_part(Bucket="ver", Key="mp", UploadId=uid, PartNumber=n,
+              Body=bytes([round]) * (five if n == 1 else 10))["ETag"]} for n in (1, 2)]
+    done = s3.complete_multipart_upload(Bucket="ver", Key="mp", UploadId=uid, MultipartUpload={"Parts": parts})
+    if round == 1:
+        first = done["VersionId"]
+assert body("mp") == b"\x02" * (five + 10) and body("mp", VersionId=first) == b"\x01" * (five + 10)
+# Listing: prefix, delimiter, pages.
+for i in range(3):
+    s3.put_object(Bucket="ver", Key="dir/a", Body=b"%d" % i)
+    s3.put_object(Bucket="ver", Key="dir/sub/b", Body=b"%d" % i)
+vs, _, r = versions(Prefix="dir/", Delimiter="/")
+assert [v[0] for v in vs] == ["dir/a"] * 3 and [p["Prefix"] for p in r["CommonPrefixes"]] == ["dir/sub/"], r
+full, fullm, _ = versions()
+paged, pagedm, kw = [], [], {}
+while True:
+    vs, ms, r = versions(MaxKeys=2, **kw)
+    paged += vs
+    pagedm += ms
+    if not r["IsTruncated"]:
+        break
+    kw = {"KeyMarker": r["NextKeyMarker"], "VersionIdMarker": r.get("NextVersionIdMarker", "")}
+assert paged == full and pagedm == fullm, (paged, full)
+assert [v[0] for v in full] == ["copy"] + ["dir/a"] * 3 + ["dir/sub/b"] * 3 + ["k"] * 2 + ["mp"] * 2, full
+# Suspended: writes make the null version, replacing the earlier null one.
+s3.put_bucket_versioning(Bucket="ver", VersioningConfiguration={"Status": "Suspended"})
+assert s3.get_bucket_versioning(Bucket="ver")["Status"] == "Suspended"
+r = s3.put_object(Bucket="ver", Key="k", Body=b"s1")
+assert r.get("VersionId") == "null", r
+vs, _, _ = versions(Prefix="k")
+assert vs == [("k", "null", True), ("k", v1, False)], vs
+assert body("k", VersionId="null") == b"s1"
+# DeleteObjects with versions; a bucket with versions cannot go.
+r = s3.delete_objects(Bucket="ver", Delete={"Objects": [{"Key": "k", "VersionId": v1}]})
+assert r["Deleted"] == [{"Key": "k", "VersionId": v1}], r
+assert code(lambda: s3.delete_bucket(Bucket="ver")) == "BucketNotEmpty"
+vs, ms, _ = versions()
+objs = [{"Key": k, "VersionId": v} for k, v, _ in vs + ms]
+s3.delete_objects(Bucket="ver", Delete={"Objects": objs})
+vs, ms, _ = versions()
+assert vs == [] and ms == [], (vs, ms)
+s3.delete_bucket(Bucket="ver")
+print("versioning ok")
+"#;
+
+#[test]
+fn versioning_with_boto3() {
+    let up = Up::start();
+    let dir = tempfile::tempdir().unwrap();
+    let aws = up.env_of("AWS_");
+    let out = ok("python", &aws, &["-c", VERSIONING_SCRIPT], dir.path());
+    assert!(out.contains("versioning ok"), "{out}");
+    // Nothing is left behind: no bucket, no versions, no parts.
+    let containers = ok("swift", &up.env_of("OS_"), &["list"], dir.path());
+    assert!(!containers.contains("ver"), "{containers}");
+}

@@ -147,23 +147,35 @@ pub async fn head(proxy: &Arc<Proxy>, c: &Caller, bucket: &str) -> Result<Respon
 }
 
 pub async fn delete(proxy: &Arc<Proxy>, c: &Caller, bucket: &str) -> Result<Response, S3Error> {
+    if super::versioning::has_versions(proxy, c, bucket).await? {
+        return Err(not_empty());
+    }
     let resp = crate::db::container(proxy, &c.account, bucket, &parts(Method::DELETE, "")).await;
     match resp.status() {
         s if s.is_success() => {
             // Its (empty) segments container goes too; one holding parts
             // of unfinished uploads stays, as in Swift's s3api.
-            let segments = super::multipart::segments_container(bucket);
-            let _ = crate::db::container(proxy, &c.account, &segments, &parts(Method::DELETE, ""))
-                .await;
+            for hidden in [
+                super::multipart::segments_container(bucket),
+                super::versioning::versions_container(bucket),
+            ] {
+                let _ =
+                    crate::db::container(proxy, &c.account, &hidden, &parts(Method::DELETE, ""))
+                        .await;
+            }
             super::registry::release(proxy, bucket, &c.account).await;
             Ok(empty(StatusCode::NO_CONTENT))
         }
-        StatusCode::CONFLICT => Err(S3Error::new(
-            "BucketNotEmpty",
-            "The bucket you tried to delete is not empty",
-        )),
+        StatusCode::CONFLICT => Err(not_empty()),
         s => Err(from_status(s, "NoSuchBucket")),
     }
+}
+
+fn not_empty() -> S3Error {
+    S3Error::new(
+        "BucketNotEmpty",
+        "The bucket you tried to delete is not empty",
+    )
 }
 
 pub async fn location(proxy: &Arc<Proxy>, c: &Caller, bucket: &str) -> Result<Response, S3Error> {

@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 
 use super::acl::Canned;
 use super::errors::{xml_escape, S3Error};
-use super::{bucket, cors, from_status, tagging, xml, Caller, Response, Sub};
+use super::{bucket, cors, from_status, tagging, versioning, xml, Caller, Response, Sub};
 use crate::db::ContainerInfo;
 use crate::server::Proxy;
 
@@ -88,10 +88,7 @@ pub async fn get_bucket(
             Some(t) if !t.is_empty() => tagging::to_xml(&tagging::decode(t)?),
             _ => return Err(S3Error::new("NoSuchTagSet", "The TagSet does not exist")),
         },
-        Sub::Versioning => format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<VersioningConfiguration xmlns=\"{}\"/>",
-            bucket::XMLNS
-        ),
+        Sub::Versioning => versioning::config_xml(versioning::state(proxy, c, bucket).await?),
     };
     Ok(bucket::xml(StatusCode::OK, body))
 }
@@ -139,10 +136,8 @@ pub async fn put_bucket(
             .await?;
         }
         Sub::Versioning => {
-            return Err(S3Error::new(
-                "NotImplemented",
-                "Bucket versioning is not implemented yet.",
-            ))
+            let state = versioning::parse_config(&read_body(body).await?)?;
+            versioning::set_state(proxy, c, bucket, state).await?;
         }
     }
     Ok(empty(StatusCode::OK))

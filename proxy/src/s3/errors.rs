@@ -50,6 +50,7 @@ impl S3Error {
             | "AccessForbidden" => 403,
             "NoSuchBucket"
             | "NoSuchKey"
+            | "NoSuchVersion"
             | "NoSuchUpload"
             | "NoSuchTagSet"
             | "NoSuchCORSConfiguration" => 404,

@@ -22,6 +22,7 @@ pub mod multipart;
 mod object;
 mod registry;
 pub mod tagging;
+pub mod versioning;
 pub mod xml;
 
 use std::sync::Arc;
@@ -124,6 +125,9 @@ pub enum Op {
         bucket: String,
     },
     ListMultipartUploads {
+        bucket: String,
+    },
+    ListObjectVersions {
         bucket: String,
     },
     DeleteObject {
@@ -265,6 +269,9 @@ impl Op {
             "tagging",
             "versioning",
             "attributes",
+            "versions",
+            "versionId",
+            "version-id-marker",
         ];
         let is_auth = |k: &str| k.starts_with("X-Amz-");
         if query
@@ -304,6 +311,7 @@ impl Op {
                 Method::GET if has("location") => Ok(Op::GetBucketLocation { bucket }),
                 Method::POST if has("delete") => Ok(Op::DeleteObjects { bucket }),
                 Method::GET if has("uploads") => Ok(Op::ListMultipartUploads { bucket }),
+                Method::GET if has("versions") => Ok(Op::ListObjectVersions { bucket }),
                 Method::GET => Ok(Op::ListObjects {
                     bucket,
                     v2: query.iter().any(|(k, v)| k == "list-type" && v == "2"),
@@ -420,6 +428,7 @@ impl Op {
             | Op::GetObject { bucket, .. }
             | Op::DeleteObjects { bucket }
             | Op::ListMultipartUploads { bucket }
+            | Op::ListObjectVersions { bucket }
             | Op::DeleteObject { bucket, .. }
             | Op::CreateMultipartUpload { bucket, .. }
             | Op::UploadPart { bucket, .. }
@@ -569,7 +578,9 @@ async fn serve(proxy: &Arc<Proxy>, req: Request) -> Result<Response, S3Error> {
             (caller, Op::parse(&parts.method, &path, &query)?)
         }
         None => {
-            let op = Op::parse(&parts.method, &path, &query)?;
+            // Strangers learn nothing, not even what we do not serve.
+            let op =
+                Op::parse(&parts.method, &path, &query).map_err(|_| S3Error::access_denied())?;
             (anonymous(proxy, &op).await?, op)
         }
     };
@@ -616,7 +627,12 @@ async fn dispatch(
         Op::GetObject { bucket, key, head } => {
             object::get(proxy, caller, &bucket, &key, head, &parts, query).await
         }
-        Op::DeleteObject { bucket, key } => object::delete(proxy, caller, &bucket, &key).await,
+        Op::DeleteObject { bucket, key } => {
+            let version = query.iter().find(|(k, _)| k == "versionId");
+            let version = version.map(|(_, v)| v.as_str());
+            object::delete(proxy, caller, &bucket, &key, version).await
+        }
+        Op::ListObjectVersions { bucket } => versioning::list(proxy, caller, &bucket, query).await,
         Op::DeleteObjects { bucket } => object::delete_many(proxy, caller, &bucket, body).await,
         Op::ListMultipartUploads { bucket } => {
             multipart::list_uploads(proxy, caller, &bucket, query).await

@@ -509,9 +509,11 @@ pub async fn complete(
         "x-object-sysmeta-container-update-override-size",
         &total.to_string(),
     );
+    let state = super::versioning::state(proxy, c, bucket_name).await?;
+    let version = object::new_version(proxy, c, (bucket_name, key), state, &mut headers).await?;
     put_empty(proxy, c, bucket_name, key, headers).await?;
     delete_object(proxy, c, &container, &format!("{key}/{upload}")).await;
-    Ok(xml(
+    let mut r = xml(
         StatusCode::OK,
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult xmlns=\"{}\">\
@@ -523,7 +525,9 @@ pub async fn complete(
             xml_escape(bucket_name),
             xml_escape(key)
         ),
-    ))
+    );
+    object::answer_version(&mut r, version);
+    Ok(r)
 }
 
 /// After a multipart object's manifest is deleted, its parts go too.

@@ -12,6 +12,7 @@ use super::auth::Payload;
 use super::body::S3Body;
 use super::chunked::{ChunkDecoder, ChunkSigner};
 use super::errors::S3Error;
+use super::versioning::{self, Found};
 use super::{bucket, from_status, Caller, Response};
 use crate::object::UploadSource;
 use crate::server::{Proxy, MAX_FILE_SIZE};
@@ -115,14 +116,41 @@ pub async fn put(
     parts: http::request::Parts,
     body: Incoming,
 ) -> Result<Response, S3Error> {
-    if !bucket::exists(proxy, c, bucket_name).await {
-        return Err(from_status(StatusCode::NOT_FOUND, "NoSuchBucket"));
-    }
+    let state = versioning::state(proxy, c, bucket_name).await?;
     if parts.headers.contains_key("x-amz-copy-source") {
-        return copy(proxy, c, bucket_name, key, &parts.headers).await;
+        return copy(proxy, c, (bucket_name, key), &parts.headers, state).await;
     }
-    let headers = object_headers(&parts.headers)?;
-    store(proxy, c, bucket_name, key, parts, body, headers).await
+    let mut headers = object_headers(&parts.headers)?;
+    let version = new_version(proxy, c, (bucket_name, key), state, &mut headers).await?;
+    let mut r = store(proxy, c, bucket_name, key, parts, body, headers).await?;
+    answer_version(&mut r, version);
+    Ok(r)
+}
+
+/// Before a write to `key`: keeps the version it replaces (in a
+/// versioned bucket) and marks the new one; its `x-amz-version-id`.
+pub(super) async fn new_version(
+    proxy: &Arc<Proxy>,
+    c: &Caller,
+    (bucket_name, key): (&str, &str),
+    state: versioning::State,
+    headers: &mut HeaderMap,
+) -> Result<Option<String>, S3Error> {
+    let Some((answer, id)) = versioning::before_write(proxy, c, bucket_name, key, state).await?
+    else {
+        return Ok(None);
+    };
+    headers.remove(versioning::VERSION_ID);
+    if let Some(id) = id {
+        set(headers, versioning::VERSION_ID, &id)?;
+    }
+    Ok(Some(answer))
+}
+
+pub(super) fn answer_version(r: &mut Response, version: Option<String>) {
+    if let Some(v) = version.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        r.headers_mut().insert("x-amz-version-id", v);
+    }
 }
 
 /// Streams the request's body (decoded and checked) into `container/name`
@@ -226,6 +254,8 @@ fn s3_headers(swift: &HeaderMap) -> HeaderMap {
             if let Ok(v) = HeaderValue::from_str(&quoted) {
                 h.insert("etag", v);
             }
+        } else if n == versioning::VERSION_ID {
+            h.insert("x-amz-version-id", value.clone());
         } else if n == super::tagging::OBJECT_SYSMETA {
             let count =
                 super::tagging::decode(value.to_str().unwrap_or_default()).map_or(0, |t| t.len());
@@ -321,7 +351,27 @@ pub async fn get(
             swift.headers.insert(n, v.clone());
         }
     }
-    let (placement, path) = super::locate(proxy, c, bucket_name, key);
+    let version = query.iter().find(|(k, _)| k == "versionId");
+    let (container, name) = match version.map(|(_, v)| v.as_str()) {
+        None => (bucket_name.to_string(), key.to_string()),
+        Some(v) => match versioning::find(proxy, c, bucket_name, key, v).await? {
+            Found::Current => (bucket_name.to_string(), key.to_string()),
+            Found::Archived(_, a) if a.delete_marker => {
+                return Err(S3Error::new(
+                    "MethodNotAllowed",
+                    "The specified method is not allowed against this resource.",
+                ))
+            }
+            Found::Archived(n, _) => (versioning::versions_container(bucket_name), n),
+            Found::Missing => {
+                return Err(S3Error::new(
+                    "NoSuchVersion",
+                    "The specified version does not exist.",
+                ))
+            }
+        },
+    };
+    let (placement, path) = super::locate(proxy, c, &container, &name);
     if let Some(status) = etag_precondition(proxy, &placement, &path, &parts.headers).await {
         if status == StatusCode::NOT_MODIFIED {
             let mut r = http::Response::new(stratus_common::body::Body::empty());
@@ -377,9 +427,21 @@ pub async fn delete(
     c: &Caller,
     bucket_name: &str,
     key: &str,
+    version: Option<&str>,
 ) -> Result<Response, S3Error> {
-    if !bucket::exists(proxy, c, bucket_name).await {
-        return Err(from_status(StatusCode::NOT_FOUND, "NoSuchBucket"));
+    let state = versioning::state(proxy, c, bucket_name).await?;
+    let versioned = match version {
+        Some(v) => Some(versioning::delete_version(proxy, c, bucket_name, key, v).await?),
+        None if state != versioning::State::Off => {
+            Some(versioning::delete_current(proxy, c, bucket_name, key, state).await?)
+        }
+        None => None,
+    };
+    if let Some(done) = versioned {
+        let mut r = http::Response::new(stratus_common::body::Body::empty());
+        *r.status_mut() = StatusCode::NO_CONTENT;
+        done.headers(r.headers_mut());
+        return Ok(r);
     }
     let (placement, path) = super::locate(proxy, c, bucket_name, key);
     // A multipart object's parts go with it.
@@ -434,21 +496,36 @@ impl UploadSource for stratus_common::body::Body {
     }
 }
 
-/// The bucket and key of `x-amz-copy-source` (`/bucket/key`, URL-encoded).
-fn copy_source(req: &HeaderMap) -> Result<(String, String), S3Error> {
+/// A copy's source: `x-amz-copy-source` (`/bucket/key`, URL-encoded,
+/// perhaps with `?versionId=`).
+struct CopySource {
+    bucket: String,
+    key: String,
+    version: Option<String>,
+}
+
+fn copy_source(req: &HeaderMap) -> Result<CopySource, S3Error> {
     let source = req
         .get("x-amz-copy-source")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let decoded =
-        percent_encoding::percent_decode_str(source.split('?').next().unwrap_or_default())
-            .decode_utf8()
-            .map_err(|_| S3Error::new("InvalidArgument", "Invalid copy source encoding"))?;
+    let (path, query) = source.split_once('?').unwrap_or((source, ""));
+    let version = super::auth::query_pairs(Some(query))
+        .into_iter()
+        .find(|(k, _)| k == "versionId")
+        .map(|(_, v)| v);
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .map_err(|_| S3Error::new("InvalidArgument", "Invalid copy source encoding"))?;
     decoded
         .trim_start_matches('/')
         .split_once('/')
         .filter(|(b, k)| super::valid_bucket(b) && !k.is_empty())
-        .map(|(b, k)| (b.to_string(), k.to_string()))
+        .map(|(b, k)| CopySource {
+            bucket: b.to_string(),
+            key: k.to_string(),
+            version,
+        })
         .ok_or_else(|| {
             S3Error::new(
                 "InvalidArgument",
@@ -463,7 +540,7 @@ fn copy_source(req: &HeaderMap) -> Result<(String, String), S3Error> {
 async fn read_source(
     proxy: &Arc<Proxy>,
     c: &Caller,
-    (bucket, key): (&str, &str),
+    source: &CopySource,
     req: &HeaderMap,
 ) -> Result<(http::response::Parts, stratus_common::body::Body, u64), S3Error> {
     let mut headers = HeaderMap::new();
@@ -484,7 +561,21 @@ async fn read_source(
     let ranged = headers.contains_key("range");
     let mut get_parts = bucket::parts(Method::GET, "");
     get_parts.headers = headers;
-    let source = get(proxy, c, bucket, key, false, &get_parts, &[]).await?;
+    let query: Vec<(String, String)> = source
+        .version
+        .iter()
+        .map(|v| ("versionId".to_string(), v.clone()))
+        .collect();
+    let source = get(
+        proxy,
+        c,
+        &source.bucket,
+        &source.key,
+        false,
+        &get_parts,
+        &query,
+    )
+    .await?;
     let expected = if ranged {
         StatusCode::PARTIAL_CONTENT
     } else {
@@ -565,8 +656,8 @@ pub(super) async fn copy_part(
     (container, name): (&str, &str),
     req: &HeaderMap,
 ) -> Result<Response, S3Error> {
-    let (src_bucket, src_key) = copy_source(req)?;
-    let (_, body, len) = read_source(proxy, c, (&src_bucket, &src_key), req).await?;
+    let source = copy_source(req)?;
+    let (_, body, len) = read_source(proxy, c, &source, req).await?;
     let etag = copy_into(proxy, c, (container, name), HeaderMap::new(), body, len).await?;
     Ok(copy_result("CopyPartResult", &etag))
 }
@@ -577,11 +668,11 @@ pub(super) async fn copy_part(
 async fn copy(
     proxy: &Arc<Proxy>,
     c: &Caller,
-    bucket_name: &str,
-    key: &str,
+    (bucket_name, key): (&str, &str),
     req: &HeaderMap,
+    state: versioning::State,
 ) -> Result<Response, S3Error> {
-    let (src_bucket, src_key) = copy_source(req)?;
+    let source = copy_source(req)?;
     let replace = match req
         .get("x-amz-metadata-directive")
         .and_then(|v| v.to_str().ok())
@@ -595,7 +686,7 @@ async fn copy(
             ))
         }
     };
-    if src_bucket == bucket_name && src_key == key && !replace {
+    if source.bucket == bucket_name && source.key == key && source.version.is_none() && !replace {
         return Err(S3Error::new(
             "InvalidRequest",
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -607,8 +698,12 @@ async fn copy(
             "Range specified is not valid for source object",
         ));
     }
-    let (src, body, len) = read_source(proxy, c, (&src_bucket, &src_key), req).await?;
-    let headers = if replace {
+    // The version replaced is kept before the source is opened (a long
+    // copy of it must not leave the source's read idle).
+    let mut versioned = HeaderMap::new();
+    let version = new_version(proxy, c, (bucket_name, key), state, &mut versioned).await?;
+    let (src, body, len) = read_source(proxy, c, &source, req).await?;
+    let mut headers = if replace {
         object_headers(req)?
     } else {
         let mut h = HeaderMap::new();
@@ -626,8 +721,11 @@ async fn copy(
         }
         h
     };
+    headers.extend(versioned);
     let etag = copy_into(proxy, c, (bucket_name, key), headers, body, len).await?;
-    Ok(copy_result("CopyObjectResult", &etag))
+    let mut r = copy_result("CopyObjectResult", &etag);
+    answer_version(&mut r, version);
+    Ok(r)
 }
 
 /// DeleteObjects (`POST /bucket?delete`): up to 1,000 keys; per-key
@@ -645,10 +743,13 @@ pub async fn delete_many(
         .to_bytes();
     let inside = xml::root(&raw, "Delete")?;
     let quiet = xml::text(inside, "Quiet").is_some_and(|q| q.trim() == "true");
-    let keys: Vec<String> = xml::elements(inside, "Object", 1000)?
+    let keys: Vec<(String, Option<String>)> = xml::elements(inside, "Object", 1000)?
         .iter()
-        .map(|o| xml::text(o, "Key").ok_or_else(xml::malformed))
-        .collect::<Result<_, _>>()?;
+        .map(|o| {
+            let key = xml::text(o, "Key").ok_or_else(xml::malformed)?;
+            Ok((key, xml::text(o, "VersionId")))
+        })
+        .collect::<Result<_, S3Error>>()?;
     if keys.is_empty() {
         return Err(xml::malformed());
     }
@@ -659,15 +760,34 @@ pub async fn delete_many(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult xmlns=\"{}\">",
         bucket::XMLNS
     );
-    for key in keys {
+    for (key, version) in keys {
         let esc = super::errors::xml_escape(&key);
         let result = if key.is_empty() || key.len() > crate::server::MAX_OBJECT_NAME {
             Err(S3Error::new("InvalidArgument", "Invalid key"))
         } else {
-            delete(proxy, c, bucket_name, &key).await
+            delete(proxy, c, bucket_name, &key, version.as_deref()).await
         };
         match result {
-            Ok(_) if !quiet => out.push_str(&format!("<Deleted><Key>{esc}</Key></Deleted>")),
+            Ok(r) if !quiet => {
+                let h = |n: &str| r.headers().get(n).and_then(|v| v.to_str().ok());
+                let mut done = format!("<Deleted><Key>{esc}</Key>");
+                let marker = h("x-amz-delete-marker") == Some("true");
+                match (version, h("x-amz-version-id")) {
+                    (Some(v), _) => {
+                        done.push_str(&format!("<VersionId>{}</VersionId>", super::errors::xml_escape(&v)));
+                        if marker {
+                            done.push_str("<DeleteMarker>true</DeleteMarker>");
+                        }
+                    }
+                    (None, Some(v)) if marker => done.push_str(&format!(
+                        "<DeleteMarker>true</DeleteMarker><DeleteMarkerVersionId>{}</DeleteMarkerVersionId>",
+                        super::errors::xml_escape(v)
+                    )),
+                    _ => {}
+                }
+                done.push_str("</Deleted>");
+                out.push_str(&done);
+            }
             Ok(_) => {}
             Err(e) => out.push_str(&format!(
                 "<Error><Key>{esc}</Key><Code>{}</Code><Message>{}</Message></Error>",
