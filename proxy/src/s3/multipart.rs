@@ -232,7 +232,7 @@ pub async fn upload_part(
     let name = format!("{key}/{upload}/{number:05}");
     if parts.headers.contains_key("x-amz-copy-source") {
         let container = segments_container(bucket_name);
-        return object::copy_part(proxy, c, (&container, &name), &parts.headers).await;
+        return super::copy::copy_part(proxy, c, (&container, &name), &parts.headers).await;
     }
     object::store(
         proxy,
