@@ -358,6 +358,61 @@ fn aws_chunked_signed_uploads() {
     assert_eq!(r.status, 403, "{}", r.text());
     assert!(r.text().contains("SignatureDoesNotMatch"));
     assert!(!stored("tampered.bin"), "a refused upload left an object");
+    // STREAMING-UNSIGNED-PAYLOAD-TRAILER, as SDKs send their default
+    // checksums: the CRC32 from the trailer is checked and kept.
+    let crc = {
+        use base64::Engine;
+        let v = crc32fast::hash(&data).to_be_bytes();
+        base64::engine::general_purpose::STANDARD.encode(v)
+    };
+    let trailed = |path: &str, checksum: &str| {
+        let mut body = Vec::new();
+        for c in data.chunks(65_536) {
+            body.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+            body.extend_from_slice(c);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("0\r\nx-amz-checksum-crc32:{checksum}\r\n\r\n").as_bytes());
+        let headers = sign(
+            "PUT",
+            path,
+            &host,
+            "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+            vec![
+                ("content-encoding".into(), "aws-chunked".into()),
+                ("x-amz-trailer".into(), "x-amz-checksum-crc32".into()),
+                (
+                    "x-amz-decoded-content-length".into(),
+                    data.len().to_string(),
+                ),
+            ],
+        );
+        send("PUT", path, &headers, &body)
+    };
+    let r = trailed("/chunks/trailed.bin", &crc);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let head = ok(
+        "aws",
+        &aws,
+        &[
+            "s3api",
+            "head-object",
+            "--bucket",
+            "chunks",
+            "--key",
+            "trailed.bin",
+            "--checksum-mode",
+            "ENABLED",
+        ],
+        dir.path(),
+    );
+    let head: serde_json::Value = serde_json::from_str(&head).unwrap();
+    assert_eq!(head["ChecksumCRC32"], crc.as_str(), "{head}");
+    assert_eq!(head["ContentLength"], data.len());
+    let r = trailed("/chunks/badsum.bin", "AAAAAA==");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("BadDigest"));
+    assert!(!stored("badsum.bin"), "a refused upload left an object");
     // Virtual-hosted addressing: the bucket in the Host header.
     let vhost = format!("chunks.localhost:{}", up.proxy.port());
     let empty_hash = sigv4::sha256_hex(b"");

@@ -554,3 +554,56 @@ fn a_device_that_goes_away_answers_507() {
     std::fs::rename(&moved, &dev).unwrap();
     assert_eq!(request(n.object, "GET", "/d1/1/a/c/o", &[], b"").body, b"x");
 }
+
+/// `X-Backend-Footer-V1`: the body's last bytes carry sysmeta known only
+/// at its end; the object is the bytes before them, with that sysmeta.
+#[test]
+fn footers_add_sysmeta_after_the_body() {
+    for engine in ENGINES {
+        let (_d, n) = node(engine, "");
+        let o = n.object;
+        for (name, data) in [("small", bytes(3, 100)), ("large", bytes(4, 300_000))] {
+            let path = format!("/d1/7/AUTH_a/c/{name}");
+            let footer = format!(
+                "{:<100}",
+                r#"{"X-Object-Sysmeta-S3api-Checksum-Crc32":"AAAAAA=="}"#
+            );
+            let mut body = data.clone();
+            body.extend_from_slice(footer.as_bytes());
+            let r = request(
+                o,
+                "PUT",
+                &path,
+                &[("X-Timestamp", &ts()), ("X-Backend-Footer-V1", "100")],
+                &body,
+            );
+            assert_eq!(r.status, 201, "{engine} {name}");
+            assert_eq!(r.header("etag"), Some(md5_hex(&data).as_str()));
+            let r = request(o, "GET", &path, &[], b"");
+            assert_eq!(r.body, data, "{engine} {name}");
+            assert_eq!(
+                r.header("x-object-sysmeta-s3api-checksum-crc32"),
+                Some("AAAAAA==")
+            );
+        }
+        // Bad footers: not JSON, not sysmeta, too short a body, too long a
+        // length — refused, nothing stored.
+        for (footer, len) in [
+            ("not json at all".to_string(), "15"),
+            (r#"{"X-Object-Meta-Color":"red"}"#.to_string(), "29"),
+            ("{}".to_string(), "50"),
+            ("{}".to_string(), "999999"),
+        ] {
+            let path = "/d1/7/AUTH_a/c/bad";
+            let r = request(
+                o,
+                "PUT",
+                path,
+                &[("X-Timestamp", &ts()), ("X-Backend-Footer-V1", len)],
+                footer.as_bytes(),
+            );
+            assert!((400..500).contains(&r.status), "{footer}: {}", r.status);
+            assert_eq!(request(o, "HEAD", path, &[], b"").status, 404);
+        }
+    }
+}

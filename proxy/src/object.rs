@@ -384,6 +384,27 @@ pub trait UploadSource: Send {
     fn next_chunk(
         &mut self,
     ) -> impl std::future::Future<Output = Option<Result<bytes::Bytes, StatusCode>>> + Send;
+
+    /// Room for sysmeta known only at the body's end (S3's trailing
+    /// checksums), sent to the object servers as a footer; 0 for none.
+    fn footer_len(&self) -> usize {
+        0
+    }
+
+    /// Once the body ended: the footer's sysmeta headers.
+    fn footer(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+/// The object servers' footer header (see the storage node).
+const FOOTER_HEADER: &str = "x-backend-footer-v1";
+
+/// A footer: JSON, space-padded to exactly `len` bytes.
+fn render_footer(sysmeta: Vec<(String, String)>, len: usize) -> Option<bytes::Bytes> {
+    let map: std::collections::BTreeMap<String, String> = sysmeta.into_iter().collect();
+    let json = serde_json::to_string(&map).ok()?;
+    (json.len() <= len).then(|| bytes::Bytes::from(format!("{json:<len$}")))
 }
 
 impl UploadSource for Incoming {
@@ -418,6 +439,20 @@ pub(crate) async fn upload(
     body: &mut impl UploadSource,
 ) -> Response {
     let (account, container) = names;
+    let footer_len = body.footer_len();
+    let mut headers = headers.clone();
+    if footer_len > 0 {
+        let Some(len) = header(&headers, "content-length").and_then(|l| l.parse::<u64>().ok())
+        else {
+            return error(StatusCode::LENGTH_REQUIRED);
+        };
+        set(
+            &mut headers,
+            "content-length",
+            &(len + footer_len as u64).to_string(),
+        );
+        set(&mut headers, FOOTER_HEADER, &footer_len.to_string());
+    }
     // Connect to every replica first, a handoff standing in for a primary
     // that cannot be reached.
     let backend = &proxy.backend;
@@ -460,6 +495,15 @@ pub(crate) async fn upload(
     let pump = async move {
         let result = loop {
             let chunk = match body.next_chunk().await {
+                None if footer_len > 0 => {
+                    let Some(footer) = render_footer(body.footer(), footer_len) else {
+                        break Err(StatusCode::INTERNAL_SERVER_ERROR);
+                    };
+                    for tx in &streams {
+                        let _ = tx.send(Ok(footer.clone())).await;
+                    }
+                    break Ok(());
+                }
                 None => break Ok(()),
                 Some(Err(status)) => break Err(status),
                 Some(Ok(chunk)) => chunk,

@@ -172,7 +172,25 @@ fn chunk_error(e: ChunkError) -> S3Error {
     }
 }
 
+/// Room for one checksum sysmeta header in a footer.
+const CHECKSUM_FOOTER: usize = 160;
+
 impl<S: UploadSource> UploadSource for S3Body<S> {
+    /// A checksum that comes in a trailer is kept through a footer.
+    fn footer_len(&self) -> usize {
+        match &self.checksum {
+            Some((_, None)) => CHECKSUM_FOOTER,
+            _ => 0,
+        }
+    }
+
+    fn footer(&self) -> Vec<(String, String)> {
+        self.checksum_value
+            .iter()
+            .map(|(alg, v)| (alg.sysmeta(), v.clone()))
+            .collect()
+    }
+
     async fn next_chunk(&mut self) -> Option<Result<Bytes, StatusCode>> {
         loop {
             if let Some(d) = self.pending.pop_front() {

@@ -199,8 +199,8 @@ pub(super) async fn store(
         Payload::Unsigned => S3Body::plain(body, None, Some(len)),
     };
     if let Some((alg, expected)) = super::checksum::requested(&parts.headers)? {
-        // A value given up front is kept with the object (one from a
-        // trailer arrives after the replicas have the headers).
+        // A value given up front is kept with the object; one from a
+        // trailer follows the body as a footer.
         if let Some(v) = &expected {
             set(&mut headers, &alg.sysmeta(), v)?;
         }

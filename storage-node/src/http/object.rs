@@ -112,8 +112,9 @@ async fn put(
             "Request Entity Too Large",
         ));
     }
-    let headers = object_headers(&parts.headers);
+    let mut headers = object_headers(&parts.headers);
     check_limits(&headers, "x-object-meta-")?;
+    let footer_len = footer_length(parts)?;
     let delete_at = parse_delete_at(parts)?;
     let content_type = header(parts, "content-type")
         .unwrap_or("application/octet-stream")
@@ -169,6 +170,10 @@ async fn put(
     let mut inline = BytesMut::new();
     let mut large: Option<LargeWriter> = None;
     let mut size = 0u64;
+    // The last footer_len bytes are the footer, not the object: the
+    // newest ones wait in `tail` until more arrive.
+    let mut received = 0u64;
+    let mut tail = BytesMut::new();
     loop {
         let frame = match tokio::time::timeout(CLIENT_TIMEOUT, body.frame()).await {
             Err(_) => return Err(text(StatusCode::REQUEST_TIMEOUT, "Request Timeout")),
@@ -184,13 +189,23 @@ async fn put(
         let Ok(chunk) = frame.into_data() else {
             continue;
         };
-        size += chunk.len() as u64;
-        if size > MAX_FILE_SIZE || length.is_some_and(|l| size > l) {
+        received += chunk.len() as u64;
+        if received > MAX_FILE_SIZE + footer_len as u64 || length.is_some_and(|l| received > l) {
             return Err(text(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "Request Entity Too Large",
             ));
         }
+        let chunk = if footer_len == 0 {
+            chunk
+        } else {
+            tail.extend_from_slice(&chunk);
+            if tail.len() <= footer_len {
+                continue;
+            }
+            tail.split_to(tail.len() - footer_len).freeze()
+        };
+        size += chunk.len() as u64;
         md5.update(&chunk);
         match large.as_mut() {
             Some(w) => w.write(&chunk).await.map_err(|e| store_error(&e))?,
@@ -205,11 +220,16 @@ async fn put(
             }
         }
     }
-    if length.is_some_and(|l| size != l) {
+    if length.is_some_and(|l| received != l) || tail.len() != footer_len {
         return Err(text(
             StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
             "Client Disconnect",
         ));
+    }
+    if footer_len > 0 {
+        let footer = parse_footer(&tail)?;
+        headers.retain(|(n, _)| !footer.iter().any(|(f, _)| f.eq_ignore_ascii_case(n)));
+        headers.extend(footer);
     }
     let etag = hex::encode(md5.finalize());
     if let Some(want) = header(parts, "etag") {
@@ -264,6 +284,43 @@ async fn put(
     let mut r = empty(StatusCode::CREATED);
     set(&mut r, "etag", &etag);
     Ok(r)
+}
+
+/// `X-Backend-Footer-V1: N`: the body ends in N bytes of footer — sysmeta
+/// known only once the proxy had the whole body (S3's trailing checksums),
+/// as a JSON object of header names to values, padded with spaces.
+const FOOTER_HEADER: &str = "x-backend-footer-v1";
+const MAX_FOOTER: usize = 4096;
+
+fn footer_length(parts: &http::request::Parts) -> Result<usize, Response> {
+    match header(parts, FOOTER_HEADER) {
+        None => Ok(0),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n <= MAX_FOOTER)
+            .ok_or_else(|| text(StatusCode::BAD_REQUEST, "Invalid footer length")),
+    }
+}
+
+/// The footer's sysmeta (nothing else may come this way).
+fn parse_footer(raw: &[u8]) -> Result<Vec<(String, String)>, Response> {
+    let bad = || text(StatusCode::BAD_REQUEST, "Invalid footer");
+    let map: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(raw).map_err(|_| bad())?;
+    map.into_iter()
+        .map(|(k, v)| {
+            let k = k.to_ascii_lowercase();
+            let valid = k.starts_with("x-object-sysmeta-")
+                && http::HeaderName::from_bytes(k.as_bytes()).is_ok()
+                && http::HeaderValue::from_str(&v).is_ok();
+            if valid {
+                Ok((super::meta::canonical(&k), v))
+            } else {
+                Err(bad())
+            }
+        })
+        .collect()
 }
 
 async fn post(dev: &Device, key: Vec<u8>, parts: &http::request::Parts) -> Handled {
