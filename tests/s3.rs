@@ -169,6 +169,19 @@ try:
     raise SystemExit("tampered presigned URL accepted")
 except urllib.error.HTTPError as e:
     assert e.code == 403, e.code
+short = v4.generate_presigned_url("get_object", Params={"Bucket": "docs", "Key": "shared.txt"}, ExpiresIn=1)
+import time
+time.sleep(2.5)
+try:
+    urllib.request.urlopen(short)
+    raise SystemExit("expired presigned URL accepted")
+except urllib.error.HTTPError as e:
+    assert e.code == 403 and b"Request has expired" in e.read(), e.code
+# Wrong region; a bucket asked for elsewhere.
+eu = boto3.client("s3", region_name="eu-west-1")
+assert code(lambda: eu.list_buckets()) == "AuthorizationHeaderMalformed"
+assert code(lambda: s3.create_bucket(Bucket="elsewhere", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})) == "IllegalLocationConstraintException"
+assert s3.get_bucket_location(Bucket="docs")["LocationConstraint"] is None
 # Wrong secret, unknown key.
 bad = boto3.client("s3", aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"], aws_secret_access_key="wrong" * 8)
 assert code(lambda: bad.list_buckets()) == "SignatureDoesNotMatch"
@@ -278,17 +291,21 @@ fn aws_chunked_signed_uploads() {
     };
     // `headers` plus host, date and payload hash, signed: the request's
     // headers with its Authorization last.
-    let sign = |method: &str,
-                path: &str,
-                host: &str,
-                payload: &str,
-                mut headers: Vec<(String, String)>| {
+    let sign_query = |method: &str,
+                      path: &str,
+                      query: &[(String, String)],
+                      host: &str,
+                      payload: &str,
+                      mut headers: Vec<(String, String)>| {
         headers.push(("host".into(), host.into()));
         headers.push(("x-amz-content-sha256".into(), payload.into()));
         headers.push(("x-amz-date".into(), amz_date.clone()));
-        let auth = sigv4::authorization(&cred, method, path, &[], &headers, payload, &amz_date);
+        let auth = sigv4::authorization(&cred, method, path, query, &headers, payload, &amz_date);
         headers.push(("authorization".into(), auth));
         headers
+    };
+    let sign = |method: &str, path: &str, host: &str, payload: &str, headers| {
+        sign_query(method, path, &[], host, payload, headers)
     };
     let send = |method: &str, path: &str, headers: &[(String, String)], body: &[u8]| {
         // The client writes Content-Length from the body itself.
@@ -432,6 +449,36 @@ fn aws_chunked_signed_uploads() {
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("XAmzContentSHA256Mismatch"));
     assert!(!stored("mismatch.txt"), "a refused upload left an object");
+    // Malformed XML and an oversized header: S3's errors, nothing done.
+    let garbage = b"<Delete><Object><Key>streamed.bin</Key></Object";
+    let hash = sigv4::sha256_hex(garbage);
+    let r = send(
+        "POST",
+        "/chunks?delete",
+        &sign_query(
+            "POST",
+            "/chunks",
+            &[("delete".into(), String::new())],
+            &host,
+            &hash,
+            vec![],
+        ),
+        garbage,
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("MalformedXML"), "{}", r.text());
+    assert!(stored("streamed.bin"));
+    let big = "x".repeat(9000);
+    let mut headers = sign("PUT", "/chunks/big-meta", &host, &empty_hash, vec![]);
+    headers.push(("x-amz-meta-big".into(), big));
+    let r = send("PUT", "/chunks/big-meta", &headers, b"");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("RequestHeaderSectionTooLarge"),
+        "{}",
+        r.text()
+    );
+    assert!(!stored("big-meta"));
     // Anonymous and garbage requests: S3 errors, never a 500.
     for (method, path, headers) in [
         ("GET", "/", vec![]),

@@ -41,6 +41,8 @@ pub struct ProxyConfig {
     /// S3 virtual-hosted addressing: `<bucket>.<s3_domain>` in the Host
     /// header names the bucket; None: path style only.
     pub s3_domain: Option<String>,
+    /// The S3 region: requests must be signed for it, and buckets are in it.
+    pub s3_region: String,
 }
 
 /// A Default-domain user with the admin role on `project`.
@@ -82,6 +84,7 @@ impl Default for ProxyConfig {
             token_recheck_secs: 10,
             identity_service: None,
             s3_domain: None,
+            s3_region: "us-east-1".into(),
         }
     }
 }

@@ -234,17 +234,28 @@ pub const MAX_HEADER_SIZE: usize = 8192;
 const MAX_HEADER_COUNT: usize = 256;
 
 async fn route(proxy: &Arc<Proxy>, req: Request, txn: &str) -> Response {
-    if req.headers().len() > MAX_HEADER_COUNT {
-        return explain(StatusCode::BAD_REQUEST, "Too many headers");
-    }
-    if req
+    let s3 = proxy.s3.is_some() && crate::s3::is_s3_path(req.uri().path());
+    let too_many = req.headers().len() > MAX_HEADER_COUNT;
+    let too_long = req
         .headers()
         .iter()
-        .any(|(k, v)| k.as_str().len() + v.len() + 2 > MAX_HEADER_SIZE)
-    {
-        return explain(StatusCode::BAD_REQUEST, "Header line too long");
+        .any(|(k, v)| k.as_str().len() + v.len() + 2 > MAX_HEADER_SIZE);
+    if too_many || too_long {
+        if s3 {
+            let e = crate::s3::errors::S3Error::new(
+                "RequestHeaderSectionTooLarge",
+                "Your request header section exceeds the maximum allowed size.",
+            );
+            return e.into_response(txn, req.uri().path());
+        }
+        let why = if too_many {
+            "Too many headers"
+        } else {
+            "Header line too long"
+        };
+        return explain(StatusCode::BAD_REQUEST, why);
     }
-    if proxy.s3.is_some() && crate::s3::is_s3_path(req.uri().path()) {
+    if s3 {
         return crate::s3::handle(proxy, req, txn).await;
     }
     match req.uri().path() {

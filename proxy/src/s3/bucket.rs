@@ -110,8 +110,15 @@ pub async fn create(
     c: &Caller,
     bucket: &str,
     req: &http::HeaderMap,
+    body: hyper::body::Incoming,
 ) -> Result<Response, S3Error> {
     let canned = super::acl::Canned::from_headers(req)?;
+    let raw = http_body_util::Limited::new(body, super::xml::MAX_BODY)
+        .collect()
+        .await
+        .map_err(|_| super::xml::malformed())?
+        .to_bytes();
+    check_location(&raw, &proxy.config.s3_region)?;
     if exists(proxy, c, bucket).await {
         return Err(S3Error::new(
             "BucketAlreadyOwnedByYou",
@@ -141,8 +148,9 @@ pub async fn head(proxy: &Arc<Proxy>, c: &Caller, bucket: &str) -> Result<Respon
         return Err(from_status(resp.status(), "NoSuchBucket"));
     }
     let mut r = empty(StatusCode::OK);
-    r.headers_mut()
-        .insert("x-amz-bucket-region", HeaderValue::from_static("us-east-1"));
+    if let Ok(v) = HeaderValue::from_str(&proxy.config.s3_region) {
+        r.headers_mut().insert("x-amz-bucket-region", v);
+    }
     Ok(r)
 }
 
@@ -182,12 +190,34 @@ pub async fn location(proxy: &Arc<Proxy>, c: &Caller, bucket: &str) -> Result<Re
     if !exists(proxy, c, bucket).await {
         return Err(from_status(StatusCode::NOT_FOUND, "NoSuchBucket"));
     }
+    // us-east-1 is S3's empty location.
+    let region = match proxy.config.s3_region.as_str() {
+        "us-east-1" => String::new(),
+        r => xml_escape(r),
+    };
     Ok(xml(
         StatusCode::OK,
         format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"{XMLNS}\"/>"
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"{XMLNS}\">{region}</LocationConstraint>"
         ),
     ))
+}
+
+/// A CreateBucket body's location constraint must be our region.
+pub(super) fn check_location(body: &[u8], region: &str) -> Result<(), S3Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let inside = super::xml::root(body, "CreateBucketConfiguration")?;
+    match super::xml::text(inside, "LocationConstraint") {
+        Some(asked) if !asked.is_empty() && asked != region => Err(S3Error::new(
+            "IllegalLocationConstraintException",
+            format!(
+                "The {asked} location constraint is incompatible for the region specific endpoint this request was sent to."
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// ListObjects (v1: `marker`; v2: `continuation-token`/`start-after`).
@@ -344,6 +374,25 @@ pub async fn list_objects(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn location_constraints_must_be_ours() {
+        let asked = |r: &str| {
+            format!("<CreateBucketConfiguration><LocationConstraint>{r}</LocationConstraint></CreateBucketConfiguration>")
+        };
+        assert!(check_location(b"", "us-east-1").is_ok());
+        assert!(check_location(asked("us-east-1").as_bytes(), "us-east-1").is_ok());
+        assert_eq!(
+            check_location(asked("eu-west-1").as_bytes(), "us-east-1")
+                .unwrap_err()
+                .code,
+            "IllegalLocationConstraintException"
+        );
+        assert_eq!(
+            check_location(b"<nope>", "us-east-1").unwrap_err().code,
+            "MalformedXML"
+        );
+    }
 
     #[test]
     fn times_become_s3_times() {

@@ -115,6 +115,18 @@ async fn authenticate(proxy: &Proxy, signed: SignedRequest) -> Result<Caller, S3
     if !signed.verify(&cred.secret) {
         return Err(S3Error::signature_mismatch());
     }
+    let region = &proxy.config.s3_region;
+    if signed.region != *region || signed.service != "s3" {
+        let message = format!(
+            "The authorization header is malformed; the region '{}' is wrong; expecting '{region}'",
+            signed.region
+        );
+        return Err(if signed.presigned {
+            S3Error::query_auth(message)
+        } else {
+            S3Error::malformed_auth(message)
+        });
+    }
     let roles = &proxy.config;
     let has = |set: &[String]| cred.roles.iter().any(|r| set.contains(r));
     Ok(Caller {
@@ -260,7 +272,9 @@ async fn dispatch(
 ) -> Result<Response, S3Error> {
     match op {
         Op::ListBuckets => bucket::list_buckets(proxy, caller).await,
-        Op::CreateBucket { bucket } => bucket::create(proxy, caller, &bucket, &parts.headers).await,
+        Op::CreateBucket { bucket } => {
+            bucket::create(proxy, caller, &bucket, &parts.headers, body).await
+        }
         Op::HeadBucket { bucket } => bucket::head(proxy, caller, &bucket).await,
         Op::DeleteBucket { bucket } => bucket::delete(proxy, caller, &bucket).await,
         Op::GetBucketLocation { bucket } => bucket::location(proxy, caller, &bucket).await,
