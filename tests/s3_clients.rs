@@ -132,6 +132,15 @@ assert a["ObjectParts"]["TotalPartsCount"] == 3 and a["ObjectSize"] == len(src) 
 assert code(lambda: s3.upload_part_copy(Bucket="site", Key="joined.bin", UploadId=uid, PartNumber=1,
                                         CopySource="site/src.bin")) == "NoSuchUpload"
 
+# Conditional PUTs.
+s3.put_object(Bucket="site", Key="once", Body=b"1", IfNoneMatch="*")
+assert code(lambda: s3.put_object(Bucket="site", Key="once", Body=b"2", IfNoneMatch="*")) == "PreconditionFailed"
+etag = s3.head_object(Bucket="site", Key="once")["ETag"]
+assert code(lambda: s3.put_object(Bucket="site", Key="once", Body=b"3", IfMatch='"' + "0" * 32 + '"')) == "PreconditionFailed"
+s3.put_object(Bucket="site", Key="once", Body=b"4", IfMatch=etag)
+assert s3.get_object(Bucket="site", Key="once")["Body"].read() == b"4"
+assert code(lambda: s3.put_object(Bucket="site", Key="never", Body=b"5", IfMatch=etag)) == "NoSuchKey"
+
 # Bucket names are global: another project's credential cannot take "site".
 other = boto3.client("s3", aws_access_key_id=os.environ["OTHER_KEY"], aws_secret_access_key=os.environ["OTHER_SECRET"])
 assert code(lambda: other.create_bucket(Bucket="site")) == "BucketAlreadyExists"
@@ -194,20 +203,22 @@ fn bucket_and_object_settings_with_boto3() {
     assert!(out.contains("settings ok"), "{out}");
 }
 
-/// s3cmd's configuration for `stratus up` (path-style, no TLS).
-fn s3cmd_config(up: &Up, dir: &std::path::Path) -> std::path::PathBuf {
+/// s3cmd's configuration for `stratus up` (path-style, no TLS), signing
+/// with SigV4 or, `v2`, with the older SigV2.
+fn s3cmd_config(up: &Up, dir: &std::path::Path, v2: bool) -> std::path::PathBuf {
     let aws = up.env_of("AWS_");
     let get = |k: &str| aws.iter().find(|(n, _)| n == k).unwrap().1.clone();
     let host = format!("{}", up.proxy);
-    let cfg = dir.join("s3cfg");
+    let cfg = dir.join(if v2 { "s3cfg-v2" } else { "s3cfg" });
     std::fs::write(
         &cfg,
         format!(
             "[default]\naccess_key = {}\nsecret_key = {}\nhost_base = {host}\n\
-             host_bucket = {host}\nuse_https = False\nsignature_v2 = False\n\
+             host_bucket = {host}\nuse_https = False\nsignature_v2 = {}\n\
              bucket_location = us-east-1\n",
             get("AWS_ACCESS_KEY_ID"),
-            get("AWS_SECRET_ACCESS_KEY")
+            get("AWS_SECRET_ACCESS_KEY"),
+            if v2 { "True" } else { "False" }
         ),
     )
     .unwrap();
@@ -219,7 +230,7 @@ fn s3cmd_works() {
     let up = Up::start();
     let dir = tempfile::tempdir().unwrap();
     let w = dir.path();
-    let cfg = s3cmd_config(&up, w);
+    let cfg = s3cmd_config(&up, w, false);
     let cfg = cfg.to_str().unwrap();
     let s3cmd = |args: &[&str]| {
         let mut a = vec!["-c", cfg];
@@ -261,6 +272,18 @@ fn s3cmd_works() {
         w,
     );
     assert_eq!(std::fs::read(w.join("big.swift")).unwrap(), big);
+    // The same with SigV2 signatures.
+    let v2 = s3cmd_config(&up, w, true);
+    let v2 = v2.to_str().unwrap();
+    let s3cmd_v2 = |args: &[&str]| {
+        let mut a = vec!["-c", v2];
+        a.extend(args);
+        ok("s3cmd", &[], &a, w)
+    };
+    s3cmd_v2(&["put", "small.bin", "s3://cmd/v2/small.bin"]);
+    s3cmd_v2(&["get", "s3://cmd/v2/small.bin", "small.v2"]);
+    assert_eq!(std::fs::read(w.join("small.v2")).unwrap(), small);
+    assert!(s3cmd_v2(&["ls", "s3://cmd/v2/"]).contains("s3://cmd/v2/small.bin"));
     let rb = tool("s3cmd", &[], &["-c", cfg, "rb", "s3://cmd"], w);
     assert!(!rb.status.success(), "a bucket with objects was removed");
     s3cmd(&["del", "--recursive", "--force", "s3://cmd"]);
@@ -469,4 +492,131 @@ fn versioning_with_boto3() {
     // Nothing is left behind: no bucket, no versions, no parts.
     let containers = ok("swift", &up.env_of("OS_"), &["list"], dir.path());
     assert!(!containers.contains("ver"), "{containers}");
+}
+
+/// The `aws s3api` calls the issue names, with the CLI itself.
+#[test]
+fn aws_s3api_versioning_tagging_copy_presign() {
+    let up = Up::start();
+    let aws = up.env_of("AWS_");
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = ok("aws", &aws, args, w);
+        serde_json::from_str(if out.trim().is_empty() { "{}" } else { &out }).unwrap()
+    };
+    std::fs::write(w.join("one"), b"one").unwrap();
+    std::fs::write(w.join("two"), b"two").unwrap();
+    ok("aws", &aws, &["s3", "mb", "s3://cli"], w);
+    json(&[
+        "s3api",
+        "put-bucket-versioning",
+        "--bucket",
+        "cli",
+        "--versioning-configuration",
+        "Status=Enabled",
+    ]);
+    let v = json(&["s3api", "get-bucket-versioning", "--bucket", "cli"]);
+    assert_eq!(v["Status"], "Enabled");
+    let put = |file: &str| {
+        json(&[
+            "s3api",
+            "put-object",
+            "--bucket",
+            "cli",
+            "--key",
+            "k",
+            "--body",
+            file,
+        ])["VersionId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let v1 = put("one");
+    let v2 = put("two");
+    let listed = json(&["s3api", "list-object-versions", "--bucket", "cli"]);
+    let ids: Vec<&str> = listed["Versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["VersionId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![v2.as_str(), v1.as_str()]);
+    json(&[
+        "s3api",
+        "get-object",
+        "--bucket",
+        "cli",
+        "--key",
+        "k",
+        "--version-id",
+        &v1,
+        "old",
+    ]);
+    assert_eq!(std::fs::read(w.join("old")).unwrap(), b"one");
+    json(&[
+        "s3api",
+        "put-object-tagging",
+        "--bucket",
+        "cli",
+        "--key",
+        "k",
+        "--tagging",
+        "TagSet=[{Key=env,Value=prod}]",
+    ]);
+    let tags = json(&[
+        "s3api",
+        "get-object-tagging",
+        "--bucket",
+        "cli",
+        "--key",
+        "k",
+    ]);
+    assert_eq!(tags["TagSet"][0]["Key"], "env");
+    assert_eq!(tags["TagSet"][0]["Value"], "prod");
+    json(&[
+        "s3api",
+        "copy-object",
+        "--bucket",
+        "cli",
+        "--key",
+        "k2",
+        "--copy-source",
+        &format!("cli/k?versionId={v1}"),
+    ]);
+    assert_eq!(ok("aws", &aws, &["s3", "cp", "s3://cli/k2", "-"], w), "one");
+    let failed = tool(
+        "aws",
+        &aws,
+        &[
+            "s3api",
+            "put-object",
+            "--bucket",
+            "cli",
+            "--key",
+            "k2",
+            "--body",
+            "two",
+            "--if-none-match",
+            "*",
+        ],
+        w,
+    );
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("PreconditionFailed"));
+    // A presigned URL works without credentials, for its lifetime only.
+    let url = ok(
+        "aws",
+        &aws,
+        &["s3", "presign", "s3://cli/k", "--expires-in", "60"],
+        w,
+    );
+    let target = url.trim().split_once(&up.proxy.to_string()).unwrap().1;
+    let r = common::request(up.proxy, "GET", target, &[], b"");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"two"[..]));
+    let forged = target.replace("Signature=", "Signature=AA");
+    assert_eq!(
+        common::request(up.proxy, "GET", &forged, &[], b"").status,
+        403
+    );
 }

@@ -1,7 +1,7 @@
 //! AWS Signature Version 4: canonical request, string to sign, signing
 //! key and signature, checked against AWS's published test suite. The load
 //! generator signs with it; the identity service checks EC2 signatures
-//! with it.
+//! with it. Also the signature of the older Version 2 (HMAC-SHA1).
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -116,6 +116,17 @@ pub fn signature(
 ) -> String {
     let key = signing_key(secret, date, region, service);
     hex::encode(hmac(&key, string_to_sign.as_bytes()))
+}
+
+/// A Signature Version 2 signature: HMAC-SHA1 of the string to sign
+/// under the secret, base64.
+pub fn sigv2_signature(secret: &str, string_to_sign: &[u8]) -> String {
+    use base64::Engine;
+    // HMAC takes keys of any length.
+    let mut mac = <Hmac<sha1::Sha1> as Mac>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!());
+    mac.update(string_to_sign);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
 /// HMAC-SHA256 of `msg` under a derived signing key, hex.

@@ -23,7 +23,7 @@ fn hmac_b64<M: Mac + hmac::digest::KeyInit>(key: &[u8], msg: &[u8]) -> Option<St
 /// SigV2 (HMAC-SHA1, base64).
 pub fn s3_signature(secret: &str, string_to_sign: &[u8]) -> Option<String> {
     if !string_to_sign.starts_with(b"AWS4") {
-        return hmac_b64::<Hmac<sha1::Sha1>>(secret.as_bytes(), string_to_sign);
+        return Some(sigv4::sigv2_signature(secret, string_to_sign));
     }
     let text = std::str::from_utf8(string_to_sign).ok()?;
     let lines: Vec<&str> = text.split('\n').collect();

@@ -1,5 +1,5 @@
-//! Who signed an S3 request and what they signed: the SigV4
-//! `Authorization` header or a presigned URL's query, parsed and checked
+//! Who signed an S3 request and what they signed: the SigV4 (or SigV2,
+//! [`super::sigv2`]) `Authorization` header or a presigned URL's query, parsed and checked
 //! for shape and time (15 minutes of clock skew, presigned expiry) into a
 //! [`SignedRequest`] holding the string to sign. Checking the signature
 //! needs the access key's secret ([`SignedRequest::verify`]).
@@ -22,8 +22,17 @@ pub enum Payload {
     },
 }
 
+/// Which signature scheme signed a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigVersion {
+    V4,
+    /// The older HMAC-SHA1 scheme ([`super::sigv2`]).
+    V2,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedRequest {
+    pub version: SigVersion,
     pub access_key: String,
     /// `YYYYMMDDTHHMMSSZ`.
     pub amz_date: String,
@@ -106,9 +115,14 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
 }
 
 /// Parses the request's signature; Ok(None) for an anonymous request.
-pub fn parse(parts: &Parts, now_secs: u64) -> Result<Option<SignedRequest>, S3Error> {
+/// `path` is the path-style path as sent (SigV2 signs it, with the
+/// bucket of a virtual host).
+pub fn parse(parts: &Parts, path: &str, now_secs: u64) -> Result<Option<SignedRequest>, S3Error> {
     let query = query_pairs(parts.uri.query());
     let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    if let Some(auth) = header(parts, "authorization").filter(|a| a.starts_with("AWS ")) {
+        return super::sigv2::from_header(parts, auth, path, now_secs).map(Some);
+    }
     if let Some(auth) = header(parts, "authorization") {
         let rest = auth
             .strip_prefix("AWS4-HMAC-SHA256")
@@ -132,6 +146,7 @@ pub fn parse(parts: &Parts, now_secs: u64) -> Result<Option<SignedRequest>, S3Er
             parts, &query, signed, hash, &amz_date, &date, &region, &service,
         )?;
         return Ok(Some(SignedRequest {
+            version: SigVersion::V4,
             access_key,
             amz_date,
             region,
@@ -143,7 +158,7 @@ pub fn parse(parts: &Parts, now_secs: u64) -> Result<Option<SignedRequest>, S3Er
         }));
     }
     let Some(alg) = q("X-Amz-Algorithm") else {
-        return Ok(None);
+        return super::sigv2::from_query(parts, &query, path, now_secs);
     };
     if alg != "AWS4-HMAC-SHA256" {
         return Err(S3Error::query_auth(
@@ -174,6 +189,7 @@ pub fn parse(parts: &Parts, now_secs: u64) -> Result<Option<SignedRequest>, S3Er
         parts, &unsigned, &signed, hash, &amz_date, &date, &region, &service,
     )?;
     Ok(Some(SignedRequest {
+        version: SigVersion::V4,
         access_key,
         amz_date,
         region,
@@ -261,7 +277,10 @@ impl SignedRequest {
 
     /// Whether `secret` made this signature (constant-time comparison).
     pub fn verify(&self, secret: &str) -> bool {
-        let expected = sigv4::sign_with_key(&self.signing_key(secret), &self.string_to_sign);
+        let expected = match self.version {
+            SigVersion::V4 => sigv4::sign_with_key(&self.signing_key(secret), &self.string_to_sign),
+            SigVersion::V2 => sigv4::sigv2_signature(secret, self.string_to_sign.as_bytes()),
+        };
         stratus_common::http::constant_time_eq(expected.as_bytes(), self.signature.as_bytes())
     }
 }
@@ -303,18 +322,18 @@ mod tests {
                 ("authorization", auth),
             ],
         );
-        let s = parse(&p, THEN + 60).unwrap().unwrap();
+        let s = parse(&p, "/", THEN + 60).unwrap().unwrap();
         assert_eq!(s.access_key, "AKIAIOSFODNN7EXAMPLE");
         assert!(matches!(s.payload, Payload::Sha256(_)));
         assert!(s.verify(SECRET));
         assert!(!s.verify("another secret"));
         // Skewed clocks either way.
         assert_eq!(
-            parse(&p, THEN + 16 * 60).unwrap_err().code,
+            parse(&p, "/", THEN + 16 * 60).unwrap_err().code,
             "RequestTimeTooSkewed"
         );
         assert_eq!(
-            parse(&p, THEN - 16 * 60).unwrap_err().code,
+            parse(&p, "/", THEN - 16 * 60).unwrap_err().code,
             "RequestTimeTooSkewed"
         );
     }
@@ -326,11 +345,11 @@ mod tests {
                    &X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host\
                    &X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404";
         let p = parts("GET", uri, &[("host", "examplebucket.s3.amazonaws.com")]);
-        let s = parse(&p, THEN + 3600).unwrap().unwrap();
+        let s = parse(&p, "/", THEN + 3600).unwrap().unwrap();
         assert!(s.presigned);
         assert!(s.verify(SECRET));
         assert_eq!(
-            parse(&p, THEN + 86_401).unwrap_err().message,
+            parse(&p, "/", THEN + 86_401).unwrap_err().message,
             "Request has expired"
         );
     }
@@ -338,7 +357,7 @@ mod tests {
     #[test]
     fn anonymous_and_malformed() {
         assert_eq!(
-            parse(&parts("GET", "/b/k", &[("host", "h")]), THEN).unwrap(),
+            parse(&parts("GET", "/b/k", &[("host", "h")]), "/b/k", THEN).unwrap(),
             None
         );
         for auth in [
@@ -348,7 +367,7 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request, Signature=x",
         ] {
             let p = parts("GET", "/b", &[("host", "h"), ("x-amz-date", "20130524T000000Z"), ("authorization", auth)]);
-            assert!(parse(&p, THEN).is_err(), "{auth}");
+            assert!(parse(&p, "/", THEN).is_err(), "{auth}");
         }
         // The host header must be signed; the date must match the scope.
         let unsigned_host = "AWS4-HMAC-SHA256 Credential=AK/20130524/us-east-1/s3/aws4_request, \
@@ -363,7 +382,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            parse(&p, THEN).unwrap_err().code,
+            parse(&p, "/", THEN).unwrap_err().code,
             "AuthorizationHeaderMalformed"
         );
         let other_day = "AWS4-HMAC-SHA256 Credential=AK/20130525/us-east-1/s3/aws4_request, \
@@ -377,14 +396,14 @@ mod tests {
                 ("authorization", other_day),
             ],
         );
-        assert!(parse(&p, THEN).is_err());
+        assert!(parse(&p, "/", THEN).is_err());
         let p = parts(
             "GET",
             "/b?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=999999",
             &[("host", "h")],
         );
         assert_eq!(
-            parse(&p, THEN).unwrap_err().code,
+            parse(&p, "/", THEN).unwrap_err().code,
             "AuthorizationQueryParametersError"
         );
     }
@@ -416,7 +435,7 @@ mod tests {
                 b = b.header("x-amz-date", v);
             }
             let p = b.body(()).unwrap().into_parts().0;
-            let _ = parse(&p, THEN);
+            let _ = parse(&p, "/", THEN);
         }
     }
 }

@@ -25,6 +25,10 @@ impl S3Error {
         S3Error::new("AccessDenied", "Access Denied")
     }
 
+    pub fn access_denied_because(message: impl Into<String>) -> S3Error {
+        S3Error::new("AccessDenied", message)
+    }
+
     pub fn signature_mismatch() -> S3Error {
         S3Error::new(
             "SignatureDoesNotMatch",

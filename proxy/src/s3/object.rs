@@ -120,10 +120,52 @@ pub async fn put(
         return super::copy::copy(proxy, c, (bucket_name, key), &parts.headers, state).await;
     }
     let mut headers = object_headers(&parts.headers)?;
+    put_precondition(proxy, c, (bucket_name, key), &parts.headers, &mut headers).await?;
     let version = new_version(proxy, c, (bucket_name, key), state, &mut headers).await?;
     let mut r = store(proxy, c, bucket_name, key, parts, body, headers).await?;
     answer_version(&mut r, version);
     Ok(r)
+}
+
+/// Conditional PutObject: `If-None-Match: *` (only if there is no object
+/// — also checked by each object server as it commits, so two racing
+/// creators cannot both win) and `If-Match` (only over that ETag).
+async fn put_precondition(
+    proxy: &Arc<Proxy>,
+    c: &Caller,
+    (bucket_name, key): (&str, &str),
+    req: &HeaderMap,
+    headers: &mut HeaderMap,
+) -> Result<(), S3Error> {
+    let if_none = req.get("if-none-match").and_then(|v| v.to_str().ok());
+    let if_match = req.get("if-match");
+    if if_none.is_none() && if_match.is_none() {
+        return Ok(());
+    }
+    if if_none.is_some_and(|v| v.trim() != "*") {
+        return Err(S3Error::new(
+            "NotImplemented",
+            "A header you provided implies functionality that is not implemented",
+        ));
+    }
+    let (placement, path) = super::locate(proxy, c, bucket_name, key);
+    let mut conditions = HeaderMap::new();
+    if let Some(m) = if_match {
+        conditions.insert("if-match", m.clone());
+    }
+    if if_none.is_some() {
+        conditions.insert("if-none-match", HeaderValue::from_static("*"));
+        headers.insert("if-none-match", HeaderValue::from_static("*"));
+    }
+    match etag_precondition(proxy, &placement, &path, &conditions).await {
+        // No object: fine for If-None-Match, NoSuchKey for If-Match.
+        Some(StatusCode::NOT_FOUND) if if_match.is_none() => Ok(()),
+        Some(StatusCode::NOT_MODIFIED) => {
+            Err(from_status(StatusCode::PRECONDITION_FAILED, "NoSuchKey"))
+        }
+        Some(s) => Err(from_status(s, "NoSuchKey")),
+        None => Ok(()),
+    }
 }
 
 /// Before a write to `key`: keeps the version it replaces (in a

@@ -195,7 +195,9 @@ impl Op {
             "versionId",
             "version-id-marker",
         ];
-        let is_auth = |k: &str| k.starts_with("X-Amz-");
+        let is_auth = |k: &str| {
+            k.starts_with("X-Amz-") || ["AWSAccessKeyId", "Signature", "Expires"].contains(&k)
+        };
         if query
             .iter()
             .any(|(k, _)| !KNOWN.contains(&k.as_str()) && !is_auth(k))
