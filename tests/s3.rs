@@ -105,6 +105,15 @@ fn aws_cli_and_swift_share_objects() {
         "written by swift"
     );
 
+    // Overwriting a multipart object drops its parts.
+    assert!(!ok("swift", &os, &["list", "photos+segments"], w).is_empty());
+    ok(
+        "aws",
+        &aws,
+        &["s3", "cp", "small.txt", "s3://photos/huge.bin"],
+        w,
+    );
+    assert_eq!(ok("swift", &os, &["list", "photos+segments"], w), "");
     let rb = tool("aws", &aws, &["s3", "rb", "s3://photos"], w);
     assert!(String::from_utf8_lossy(&rb.stderr).contains("BucketNotEmpty"));
     ok("aws", &aws, &["s3", "rm", "s3://photos", "--recursive"], w);

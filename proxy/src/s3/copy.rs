@@ -239,6 +239,7 @@ pub(super) async fn copy(
     // copy of it must not leave the source's read idle).
     let mut versioned = HeaderMap::new();
     let version = new_version(proxy, c, (bucket_name, key), state, &mut versioned).await?;
+    let replaced = super::multipart::replaced_manifest(proxy, c, bucket_name, key, state).await;
     let (src, body, len) = read_source(proxy, c, &source, req).await?;
     let mut headers = if replace {
         object_headers(req)?
@@ -260,6 +261,9 @@ pub(super) async fn copy(
     };
     headers.extend(versioned);
     let etag = copy_into(proxy, c, (bucket_name, key), headers, body, len).await?;
+    if let Some(m) = replaced {
+        super::multipart::delete_parts_of(proxy, c, bucket_name, &m).await;
+    }
     let mut r = copy_result("CopyObjectResult", &etag);
     answer_version(&mut r, version);
     Ok(r)

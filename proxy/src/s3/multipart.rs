@@ -510,9 +510,20 @@ pub async fn complete(
         &total.to_string(),
     );
     let state = super::versioning::state(proxy, c, bucket_name).await?;
+    let replaced = replaced_manifest(proxy, c, bucket_name, key, state).await;
     let version = object::new_version(proxy, c, (bucket_name, key), state, &mut headers).await?;
     put_empty(proxy, c, bucket_name, key, headers).await?;
     delete_object(proxy, c, &container, &format!("{key}/{upload}")).await;
+    if let Some(m) = replaced {
+        delete_parts_of(proxy, c, bucket_name, &m).await;
+    }
+    let flagged = crate::db::container_info(proxy, &c.account, bucket_name)
+        .await
+        .is_some_and(|i| i.sysmeta.contains_key(HAS_MULTIPART));
+    if !flagged {
+        let name = format!("x-container-sysmeta-{HAS_MULTIPART}");
+        super::config::post_bucket(proxy, c, bucket_name, &[(&name, "1")]).await?;
+    }
     let mut r = xml(
         StatusCode::OK,
         format!(
@@ -528,6 +539,38 @@ pub async fn complete(
     );
     object::answer_version(&mut r, version);
     Ok(r)
+}
+
+/// Container sysmeta (after `x-container-sysmeta-`) set once a bucket has
+/// held a multipart object: only then does an overwrite look for parts to
+/// drop, so the PUTs of other buckets pay nothing for it.
+const HAS_MULTIPART: &str = "s3-multipart";
+
+/// The manifest of a multipart object that a write to `key` replaces, in
+/// an unversioned bucket (in a versioned one the old version keeps them):
+/// its parts go once the write succeeded ([`delete_parts_of`]).
+pub async fn replaced_manifest(
+    proxy: &Proxy,
+    c: &Caller,
+    bucket_name: &str,
+    key: &str,
+    state: super::versioning::State,
+) -> Option<String> {
+    if state != super::versioning::State::Off {
+        return None;
+    }
+    let info = crate::db::container_info(proxy, &c.account, bucket_name).await?;
+    if !info.sysmeta.contains_key(HAS_MULTIPART) {
+        return None;
+    }
+    let (placement, path) = super::locate(proxy, c, bucket_name, key);
+    let head = crate::object::fetch(proxy, &placement, &path, &HeaderMap::new(), Method::HEAD)
+        .await
+        .ok()?;
+    head.headers()
+        .get("x-object-manifest")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// After a multipart object's manifest is deleted, its parts go too.

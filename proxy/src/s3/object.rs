@@ -121,8 +121,12 @@ pub async fn put(
     }
     let mut headers = object_headers(&parts.headers)?;
     put_precondition(proxy, c, (bucket_name, key), &parts.headers, &mut headers).await?;
+    let replaced = super::multipart::replaced_manifest(proxy, c, bucket_name, key, state).await;
     let version = new_version(proxy, c, (bucket_name, key), state, &mut headers).await?;
     let mut r = store(proxy, c, bucket_name, key, parts, body, headers).await?;
+    if let Some(m) = replaced {
+        super::multipart::delete_parts_of(proxy, c, bucket_name, &m).await;
+    }
     answer_version(&mut r, version);
     Ok(r)
 }
