@@ -126,14 +126,7 @@ fn aws_cli_and_swift_share_objects() {
 
 const BOTO3_SCRIPT: &str = r#"
 import os, sys, urllib.request, urllib.error
-import boto3, botocore, botocore.config
-s3 = boto3.client("s3")
-def code(fn):
-    try:
-        fn()
-    except botocore.exceptions.ClientError as e:
-        return e.response["Error"]["Code"]
-    return "ok"
+import botocore.config
 s3.create_bucket(Bucket="docs")
 s3.put_object(Bucket="docs", Key="a/one.txt", Body=b"0123456789", Metadata={"color": "blue"}, ContentType="text/plain")
 for i in range(5):
@@ -272,7 +265,7 @@ fn boto3_operations_and_errors() {
     let up = Up::start();
     let aws = up.env_of("AWS_");
     let dir = tempfile::tempdir().unwrap();
-    let out = ok("python", &aws, &["-c", BOTO3_SCRIPT], dir.path());
+    let out = common::boto3(&aws, BOTO3_SCRIPT, dir.path());
     assert!(out.contains("boto3 ok"), "{out}");
 }
 

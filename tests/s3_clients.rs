@@ -13,15 +13,7 @@ use common::{bytes, tool, tool_ok as ok, Up};
 
 const SETTINGS_SCRIPT: &str = r#"
 import hashlib, os, urllib.request, urllib.error
-import boto3, botocore
-s3 = boto3.client("s3")
 end = os.environ["AWS_ENDPOINT_URL"]
-def code(fn):
-    try:
-        fn()
-    except botocore.exceptions.ClientError as e:
-        return e.response["Error"]["Code"]
-    return "ok"
 def anon(method, path, headers={}):
     req = urllib.request.Request(end + path, method=method, headers=headers)
     try:
@@ -199,7 +191,7 @@ fn bucket_and_object_settings_with_boto3() {
     let mut env = up.env_of("AWS_");
     env.push(("OTHER_KEY".into(), key));
     env.push(("OTHER_SECRET".into(), secret));
-    let out = ok("python", &env, &["-c", SETTINGS_SCRIPT], up.dir.path());
+    let out = common::boto3(&env, SETTINGS_SCRIPT, up.dir.path());
     assert!(out.contains("settings ok"), "{out}");
 }
 
@@ -389,14 +381,6 @@ fn aws_s3_sync_with_100_mib_files() {
 }
 
 const VERSIONING_SCRIPT: &str = r#"
-import boto3, botocore
-s3 = boto3.client("s3")
-def code(fn):
-    try:
-        fn()
-    except botocore.exceptions.ClientError as e:
-        return e.response["Error"]["Code"]
-    return "ok"
 def body(key, **kw):
     return s3.get_object(Bucket="ver", Key=key, **kw)["Body"].read()
 def versions(**kw):
@@ -487,7 +471,7 @@ fn versioning_with_boto3() {
     let up = Up::start();
     let dir = tempfile::tempdir().unwrap();
     let aws = up.env_of("AWS_");
-    let out = ok("python", &aws, &["-c", VERSIONING_SCRIPT], dir.path());
+    let out = common::boto3(&aws, VERSIONING_SCRIPT, dir.path());
     assert!(out.contains("versioning ok"), "{out}");
     // Nothing is left behind: no bucket, no versions, no parts.
     let containers = ok("swift", &up.env_of("OS_"), &["list"], dir.path());

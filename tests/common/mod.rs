@@ -367,6 +367,25 @@ pub fn tool_ok(name: &str, env: &[(String, String)], args: &[&str], cwd: &Path) 
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// What every boto3 test script starts with: an S3 client from the
+/// environment, and `code(fn)`: the S3 error code fn raises, or "ok".
+const BOTO3_PRELUDE: &str = r#"
+import boto3, botocore
+s3 = boto3.client("s3")
+def code(fn):
+    try:
+        fn()
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"]
+    return "ok"
+"#;
+
+/// Runs a boto3 `script` (after [`BOTO3_PRELUDE`]) with `env`; its stdout.
+pub fn boto3(env: &[(String, String)], script: &str, cwd: &Path) -> String {
+    let full = format!("{BOTO3_PRELUDE}{script}");
+    tool_ok("python", env, &["-c", &full], cwd)
+}
+
 /// `stratus up` on free ports in a temporary data directory.
 pub struct Up {
     child: Child,

@@ -220,6 +220,32 @@ pub(super) fn check_location(body: &[u8], region: &str) -> Result<(), S3Error> {
     }
 }
 
+/// A listing's `max-keys` (at most 1,000) and whether names are
+/// URL-encoded (`encoding-type=url`).
+pub(super) fn paging(query: &[(String, String)]) -> Result<(usize, bool), S3Error> {
+    let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let max_keys = match q("max-keys") {
+        None => 1000,
+        Some(m) => m
+            .parse::<usize>()
+            .map_err(|_| {
+                S3Error::new("InvalidArgument", "max-keys must be a non-negative integer")
+            })?
+            .min(1000),
+    };
+    let url = match q("encoding-type") {
+        None => false,
+        Some("url") => true,
+        Some(_) => {
+            return Err(S3Error::new(
+                "InvalidArgument",
+                "Invalid Encoding Method specified in Request",
+            ))
+        }
+    };
+    Ok((max_keys, url))
+}
+
 /// ListObjects (v1: `marker`; v2: `continuation-token`/`start-after`).
 pub async fn list_objects(
     proxy: &Arc<Proxy>,
@@ -231,25 +257,7 @@ pub async fn list_objects(
     let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let prefix = q("prefix").unwrap_or("");
     let delimiter = q("delimiter").unwrap_or("");
-    let max_keys: usize = match q("max-keys") {
-        None => 1000,
-        Some(m) => m
-            .parse::<usize>()
-            .map_err(|_| {
-                S3Error::new("InvalidArgument", "max-keys must be a non-negative integer")
-            })?
-            .min(1000),
-    };
-    let url_encoding = match q("encoding-type") {
-        None => false,
-        Some("url") => true,
-        Some(_) => {
-            return Err(S3Error::new(
-                "InvalidArgument",
-                "Invalid Encoding Method specified in Request",
-            ))
-        }
-    };
+    let (max_keys, url_encoding) = paging(query)?;
     let token = q("continuation-token");
     let marker = if v2 {
         match token {

@@ -59,6 +59,14 @@ pub(super) async fn post_bucket(
     }
 }
 
+/// A PutBucketAcl's or PutObjectAcl's ACL: `x-amz-acl`, or the body's policy.
+async fn requested_acl(c: &Caller, req: &HeaderMap, body: Incoming) -> Result<Canned, S3Error> {
+    match Canned::from_headers(req)? {
+        Some(canned) => Ok(canned),
+        None => Canned::from_policy(&read_body(body).await?, &c.project_id),
+    }
+}
+
 fn sysmeta(name: &str) -> String {
     format!("x-container-sysmeta-{name}")
 }
@@ -104,10 +112,7 @@ pub async fn put_bucket(
     info(proxy, c, bucket).await?;
     match sub {
         Sub::Acl => {
-            let canned = match Canned::from_headers(req)? {
-                Some(c) => c,
-                None => Canned::from_policy(&read_body(body).await?, &c.project_id)?,
-            };
+            let canned = requested_acl(c, req, body).await?;
             post_bucket(
                 proxy,
                 c,
@@ -270,10 +275,7 @@ pub async fn put_object(
 ) -> Result<Response, S3Error> {
     match sub {
         Sub::Acl => {
-            let canned = match Canned::from_headers(req)? {
-                Some(c) => c,
-                None => Canned::from_policy(&read_body(body).await?, &c.project_id)?,
-            };
+            let canned = requested_acl(c, req, body).await?;
             let value = (canned != Canned::Private).then(|| canned.name());
             set_object(proxy, c, bucket, key, super::acl::OBJECT_SYSMETA, value).await?;
         }

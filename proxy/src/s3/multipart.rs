@@ -563,7 +563,12 @@ pub async fn replaced_manifest(
     if !info.sysmeta.contains_key(HAS_MULTIPART) {
         return None;
     }
-    let (placement, path) = super::locate(proxy, c, bucket_name, key);
+    manifest_of(proxy, c, bucket_name, key).await
+}
+
+/// The `X-Object-Manifest` of a stored object, if it is a manifest.
+pub async fn manifest_of(proxy: &Proxy, c: &Caller, container: &str, name: &str) -> Option<String> {
+    let (placement, path) = super::locate(proxy, c, container, name);
     let head = crate::object::fetch(proxy, &placement, &path, &HeaderMap::new(), Method::HEAD)
         .await
         .ok()?;

@@ -490,16 +490,7 @@ pub async fn delete(
     }
     let (placement, path) = super::locate(proxy, c, bucket_name, key);
     // A multipart object's parts go with it.
-    let manifest =
-        match crate::object::fetch(proxy, &placement, &path, &HeaderMap::new(), Method::HEAD).await
-        {
-            Ok(r) => r
-                .headers()
-                .get("x-object-manifest")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string),
-            Err(_) => None,
-        };
+    let manifest = super::multipart::manifest_of(proxy, c, bucket_name, key).await;
     let resp = crate::object::write_meta(
         proxy,
         &placement,

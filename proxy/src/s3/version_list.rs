@@ -76,24 +76,7 @@ pub async fn list(
     let delimiter = q("delimiter").unwrap_or("");
     let key_marker = q("key-marker").unwrap_or("");
     let version_marker = q("version-id-marker").unwrap_or("");
-    let max_keys: usize = q("max-keys")
-        .map(|m| {
-            m.parse::<usize>()
-                .map_err(|_| S3Error::new("InvalidArgument", "max-keys must be an integer"))
-        })
-        .transpose()?
-        .unwrap_or(1000)
-        .min(1000);
-    let url = match q("encoding-type") {
-        None => false,
-        Some("url") => true,
-        Some(_) => {
-            return Err(S3Error::new(
-                "InvalidArgument",
-                "Invalid Encoding Method specified in Request",
-            ))
-        }
-    };
+    let (max_keys, url) = bucket::paging(query)?;
     state(proxy, c, bucket).await?;
     if !version_marker.is_empty() {
         check_version_id(version_marker)?;

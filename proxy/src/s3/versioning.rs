@@ -322,14 +322,7 @@ async fn remove(proxy: &Proxy, c: &Caller, container: &str, name: &str) -> Statu
 /// Removes an archived entry (with the parts of a multipart version).
 async fn remove_archived(proxy: &Arc<Proxy>, c: &Caller, bucket: &str, name: &str) {
     let container = versions_container(bucket);
-    let manifest = match stored(proxy, c, &container, name, Method::HEAD).await {
-        Ok(Some(r)) => r
-            .headers()
-            .get("x-object-manifest")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-        _ => None,
-    };
+    let manifest = super::multipart::manifest_of(proxy, c, &container, name).await;
     remove(proxy, c, &container, name).await;
     if let Some(m) = manifest {
         super::multipart::delete_parts_of(proxy, c, bucket, &m).await;
@@ -537,17 +530,7 @@ pub async fn delete_version(
 ) -> Result<Deleted, S3Error> {
     let deleted = match find(proxy, c, bucket, key, version).await? {
         Found::Current => {
-            let (placement, path) = locate(proxy, c, bucket, key);
-            let head = HeaderMap::new();
-            let manifest =
-                match crate::object::fetch(proxy, &placement, &path, &head, Method::HEAD).await {
-                    Ok(r) => r
-                        .headers()
-                        .get("x-object-manifest")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string),
-                    Err(_) => None,
-                };
+            let manifest = super::multipart::manifest_of(proxy, c, bucket, key).await;
             let status = remove(proxy, c, bucket, key).await;
             if !(status.is_success() || status == StatusCode::NOT_FOUND) {
                 return Err(from_status(status, "NoSuchKey"));
