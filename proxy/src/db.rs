@@ -249,6 +249,62 @@ pub struct ContainerInfo {
     /// `X-Container-Sysmeta-<name>` values by `<name>` (the proxy's own
     /// settings, e.g. the S3 API's bucket ACL and CORS rules).
     pub sysmeta: std::collections::BTreeMap<String, String>,
+    /// `X-Container-Meta-<name>` values by lower-case `<name>` (TempURL
+    /// keys, quotas).
+    pub meta: std::collections::BTreeMap<String, String>,
+    pub bytes_used: u64,
+    pub object_count: u64,
+}
+
+/// `<prefix><name>` headers as a map of `<name>` to value.
+fn prefixed(h: &HeaderMap, prefix: &str) -> std::collections::BTreeMap<String, String> {
+    h.iter()
+        .filter_map(|(k, v)| {
+            let name = k.as_str().strip_prefix(prefix)?;
+            Some((name.to_string(), v.to_str().ok()?.to_string()))
+        })
+        .collect()
+}
+
+fn number(h: &HeaderMap, name: &str) -> u64 {
+    h.get(name)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// What the proxy needs to know of an account: its metadata (TempURL
+/// keys, quota) and usage. Cached briefly, as containers are.
+#[derive(Debug, Clone, Default)]
+pub struct AccountInfo {
+    /// `X-Account-Meta-<name>` values by lower-case `<name>`.
+    pub meta: std::collections::BTreeMap<String, String>,
+    pub bytes_used: u64,
+}
+
+/// The account's info (an account nobody wrote to yet has none).
+pub async fn account_info(proxy: &Proxy, account: &str) -> AccountInfo {
+    if let Ok(c) = proxy.accounts.lock() {
+        if let Some((t, info)) = c.get(account) {
+            if t.elapsed() < CONTAINER_CACHE {
+                return info.clone();
+            }
+        }
+    }
+    let mut head = http::Request::new(()).into_parts().0;
+    head.method = Method::HEAD;
+    let resp = account_request(proxy, account, &head).await;
+    let info = if resp.status().is_success() {
+        AccountInfo {
+            meta: prefixed(resp.headers(), "x-account-meta-"),
+            bytes_used: number(resp.headers(), "x-account-bytes-used"),
+        }
+    } else {
+        AccountInfo::default()
+    };
+    if let Ok(mut c) = proxy.accounts.lock() {
+        c.insert(account.to_string(), (Instant::now(), info.clone()));
+    }
+    info
 }
 
 /// The container's info, or None when it does not exist.
@@ -294,14 +350,10 @@ pub async fn container_info(
                     cors_origins: get("x-container-meta-access-control-allow-origin"),
                     cors_max_age: get("x-container-meta-access-control-max-age"),
                     cors_expose: get("x-container-meta-access-control-expose-headers"),
-                    sysmeta: r
-                        .headers()
-                        .iter()
-                        .filter_map(|(k, v)| {
-                            let name = k.as_str().strip_prefix("x-container-sysmeta-")?;
-                            Some((name.to_string(), v.to_str().ok()?.to_string()))
-                        })
-                        .collect(),
+                    sysmeta: prefixed(r.headers(), "x-container-sysmeta-"),
+                    meta: prefixed(r.headers(), "x-container-meta-"),
+                    bytes_used: number(r.headers(), "x-container-bytes-used"),
+                    object_count: number(r.headers(), "x-container-object-count"),
                 };
                 if let Ok(mut c) = proxy.containers.lock() {
                     c.insert(path, (Instant::now(), info.clone()));
@@ -322,6 +374,15 @@ pub async fn container_exists(proxy: &Proxy, account: &str, container: &str) -> 
 }
 
 pub async fn account(proxy: &Proxy, account: &str, req: &Parts) -> Response {
+    if req.method != Method::GET && req.method != Method::HEAD {
+        if let Ok(mut c) = proxy.accounts.lock() {
+            c.remove(account);
+        }
+    }
+    account_request(proxy, account, req).await
+}
+
+async fn account_request(proxy: &Proxy, account: &str, req: &Parts) -> Response {
     let path = format!("/{account}");
     let placement = proxy
         .backend

@@ -20,6 +20,7 @@ pub mod object;
 pub mod quorum;
 pub mod s3;
 pub mod server;
+pub mod tempurl;
 
 pub use config::ProxyConfig;
 pub use server::{run, serve, Proxy};

@@ -18,6 +18,7 @@ use crate::auth::{Auth, Identity, KeystoneRoles, RESELLER_PREFIX};
 use crate::backend::Backend;
 use crate::config::ProxyConfig;
 use crate::errors::{empty, error, explain, Response};
+use crate::tempurl::TempUrl;
 use crate::{acl, db, object};
 
 pub const MAX_OBJECT_NAME: usize = 1024;
@@ -40,6 +41,9 @@ pub struct Proxy {
     pub containers: std::sync::Mutex<
         std::collections::HashMap<String, (std::time::Instant, db::ContainerInfo)>,
     >,
+    /// Accounts recently looked at (`AUTH_…` → when, what).
+    pub accounts:
+        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, db::AccountInfo)>>,
 }
 
 /// What a Swift API request addresses.
@@ -202,6 +206,7 @@ impl Proxy {
             keystone,
             s3,
             containers: Default::default(),
+            accounts: Default::default(),
         })
     }
 }
@@ -215,7 +220,7 @@ async fn handle(proxy: Arc<Proxy>, req: Request, peer: SocketAddr) -> Response {
     let txn = trans_id();
     let span = tracing::info_span!("request", %txn, method = %req.method(), path = %req.uri().path(), %peer);
     let mut resp = async {
-        let resp = route(&proxy, req, &txn).await;
+        let resp = route(&proxy, req, &txn, peer).await;
         tracing::info!(status = resp.status().as_u16(), "done");
         resp
     }
@@ -233,7 +238,7 @@ pub const MAX_HEADER_SIZE: usize = 8192;
 /// More headers than this is not a client we serve.
 const MAX_HEADER_COUNT: usize = 256;
 
-async fn route(proxy: &Arc<Proxy>, req: Request, txn: &str) -> Response {
+async fn route(proxy: &Arc<Proxy>, req: Request, txn: &str, peer: SocketAddr) -> Response {
     let s3 = proxy.s3.is_some() && crate::s3::is_s3_path(req.uri().path());
     let too_many = req.headers().len() > MAX_HEADER_COUNT;
     let too_long = req
@@ -296,9 +301,32 @@ async fn route(proxy: &Arc<Proxy>, req: Request, txn: &str) -> Response {
     if req.method() == Method::OPTIONS {
         return crate::cors::preflight(info.as_ref(), req.headers());
     }
-    if let Err(r) = authorize(proxy, &req, &target).await {
-        return r;
+    // A TempURL stands in for a token, for its object and method only.
+    let temp_url = match &target {
+        Target::Object {
+            account,
+            container,
+            object,
+        } => match TempUrl::parse(req.uri().query()) {
+            None => None,
+            Some(Err(r)) => return r,
+            Some(Ok(t)) => {
+                let path = format!("/v1/{account}/{container}/{object}");
+                let keys = crate::tempurl::keys(proxy, account, container).await;
+                if !t.allows(req.method(), &path, peer.ip(), now_secs(), &keys) {
+                    return crate::tempurl::invalid();
+                }
+                Some((t, path))
+            }
+        },
+        _ => None,
+    };
+    if temp_url.is_none() {
+        if let Err(r) = authorize(proxy, &req, &target).await {
+            return r;
+        }
     }
+    let downloading = req.method() == Method::GET;
     let mut resp = match target {
         Target::Object {
             account,
@@ -317,8 +345,20 @@ async fn route(proxy: &Arc<Proxy>, req: Request, txn: &str) -> Response {
     if let (Some(info), Some(origin)) = (&info, &origin) {
         crate::cors::decorate(&mut resp, info, origin);
     }
+    if let (Some((t, path)), true) = (&temp_url, downloading && resp.status().is_success()) {
+        if let Ok(v) = HeaderValue::from_str(&t.disposition(path)) {
+            resp.headers_mut().insert("content-disposition", v);
+        }
+    }
     strip_sysmeta(resp.headers_mut());
     resp
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 fn strip_sysmeta(h: &mut http::HeaderMap) {

@@ -1,0 +1,136 @@
+//! End-to-end tests of the Swift middleware features against `stratus up`
+//! with python-swiftclient and raw HTTP: TempURL (and, as they land,
+//! FormPost, quotas, bulk operations, static large objects, versioning).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::{request, tool_ok, Up};
+
+/// The v1 login of `stratus.env` (ST_*): swift's own account.
+fn st_env(up: &Up) -> Vec<(String, String)> {
+    up.env_of("ST_")
+}
+
+/// `swift stat`'s account name.
+fn account(up: &Up, dir: &std::path::Path) -> String {
+    let stat = tool_ok("swift", &st_env(up), &["stat"], dir);
+    stat.lines()
+        .find_map(|l| l.trim().strip_prefix("Account: "))
+        .unwrap()
+        .to_string()
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn tempurls_from_swift_tempurl() {
+    let up = Up::start();
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path();
+    let st = st_env(&up);
+    let swift = |args: &[&str]| tool_ok("swift", &st, args, w);
+    let acct = account(&up, w);
+    std::fs::create_dir_all(w.join("dir")).unwrap();
+    std::fs::write(w.join("dir/report.txt"), b"quarterly numbers").unwrap();
+    swift(&["upload", "docs", "dir/report.txt"]);
+    let path = format!("/v1/{acct}/docs/dir/report.txt");
+    let tempurl = |args: &[&str]| swift(&[&["tempurl"], args].concat()).trim().to_string();
+    let get = |url: &str| request(up.proxy, "GET", url, &[], b"");
+
+    // No key yet: nothing opens.
+    let url = tempurl(&["GET", "60", &path, "secret"]);
+    assert_eq!(get(&url).status, 401);
+    swift(&["post", "-m", "Temp-URL-Key:secret"]);
+    let r = get(&url);
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (200, &b"quarterly numbers"[..])
+    );
+    assert!(
+        r.header("content-disposition")
+            .unwrap()
+            .starts_with("attachment; filename=\"report.txt\""),
+        "{:?}",
+        r.header("content-disposition")
+    );
+    let inline = get(&format!("{url}&inline"));
+    assert_eq!(inline.header("content-disposition"), Some("inline"));
+    let named = get(&format!("{url}&filename=q3.txt"));
+    assert!(named
+        .header("content-disposition")
+        .unwrap()
+        .contains("filename=\"q3.txt\""));
+    assert_eq!(request(up.proxy, "HEAD", &url, &[], b"").status, 200);
+    // Only that method, that object, that signature, that key.
+    assert_eq!(request(up.proxy, "DELETE", &url, &[], b"").status, 401);
+    assert_eq!(request(up.proxy, "PUT", &url, &[], b"x").status, 401);
+    let other = url.replace("report.txt", "other.txt");
+    assert_eq!(get(&other).status, 401);
+    let forged = url.replace("temp_url_sig=", "temp_url_sig=0");
+    assert_eq!(get(&forged).status, 401);
+    assert_eq!(get(&tempurl(&["GET", "60", &path, "wrong"])).status, 401);
+    let r = get(&format!("{path}?temp_url_sig=abc"));
+    assert_eq!(r.status, 401);
+    assert!(r.text().contains("Temp URL invalid"), "{}", r.text());
+    // Expired, by an absolute time in the past.
+    let past = (now() - 10).to_string();
+    assert_eq!(
+        get(&tempurl(&["--absolute", "GET", &past, &path, "secret"])).status,
+        401
+    );
+    // Other digests and forms of the expiry.
+    for extra in [
+        &["--digest", "sha1"][..],
+        &["--digest", "sha512"],
+        &["--iso8601"],
+    ] {
+        let url = tempurl(&[extra, &["GET", "60", &path, "secret"]].concat());
+        assert_eq!(get(&url).status, 200, "{extra:?} {url}");
+    }
+    // A PUT URL uploads (and is no GET URL).
+    let put_path = format!("/v1/{acct}/docs/uploaded.bin");
+    let put_url = tempurl(&["PUT", "60", &put_path, "secret"]);
+    assert_eq!(
+        request(up.proxy, "PUT", &put_url, &[], b"via tempurl").status,
+        201
+    );
+    assert_eq!(get(&put_url).status, 401);
+    assert_eq!(
+        swift(&["download", "docs", "uploaded.bin", "-o", "-"]),
+        "via tempurl"
+    );
+    // Prefix-based: any object under the prefix.
+    let prefix_url = tempurl(&[
+        "--prefix-based",
+        "GET",
+        "60",
+        &format!("/v1/{acct}/docs/dir/"),
+        "secret",
+    ]);
+    let (_, query) = prefix_url.split_once('?').unwrap();
+    assert_eq!(get(&format!("{path}?{query}")).status, 200);
+    assert_eq!(
+        get(&format!("/v1/{acct}/docs/uploaded.bin?{query}")).status,
+        401
+    );
+    // Restricted to an address range: loopback is in 127.0.0.0/8 only.
+    let ok_ip = tempurl(&["--ip-range", "127.0.0.0/8", "GET", "60", &path, "secret"]);
+    assert_eq!(get(&ok_ip).status, 200);
+    let far = tempurl(&["--ip-range", "10.0.0.0/8", "GET", "60", &path, "secret"]);
+    assert_eq!(get(&far).status, 401);
+    // A container's own key works for its objects; the account's second key too.
+    swift(&["post", "-m", "Temp-URL-Key:ckey", "docs"]);
+    assert_eq!(get(&tempurl(&["GET", "60", &path, "ckey"])).status, 200);
+    swift(&["post", "-m", "Temp-URL-Key-2:second"]);
+    assert_eq!(get(&tempurl(&["GET", "60", &path, "second"])).status, 200);
+    // The keys themselves stay private to the account's owners.
+    assert_eq!(get(&format!("/v1/{acct}")).status, 401);
+}
