@@ -1,6 +1,6 @@
 //! End-to-end tests of the Swift middleware features against `stratus up`
-//! with python-swiftclient and raw HTTP: TempURL (and, as they land,
-//! FormPost, quotas, bulk operations, static large objects, versioning).
+//! with python-swiftclient, curl and raw HTTP: TempURL, FormPost (and, as
+//! they land, quotas, bulk operations, static large objects, versioning).
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -133,4 +133,133 @@ fn tempurls_from_swift_tempurl() {
     assert_eq!(get(&tempurl(&["GET", "60", &path, "second"])).status, 200);
     // The keys themselves stay private to the account's owners.
     assert_eq!(get(&format!("/v1/{acct}")).status, 401);
+}
+
+/// An HTML form's signature, as the page's server would compute it.
+fn form_signature(
+    key: &str,
+    path: &str,
+    redirect: &str,
+    size: u64,
+    count: u64,
+    expires: u64,
+) -> String {
+    use hmac::{Hmac, Mac};
+    let mut m = <Hmac<sha1::Sha1> as Mac>::new_from_slice(key.as_bytes()).unwrap();
+    m.update(format!("{path}\n{redirect}\n{size}\n{count}\n{expires}").as_bytes());
+    hex::encode(m.finalize().into_bytes())
+}
+
+/// `curl -F` of a form: (status, Location).
+fn curl_form(url: &str, fields: &[(&str, String)], cwd: &std::path::Path) -> (u16, String) {
+    let mut args = vec![
+        "-s".to_string(),
+        "-o".into(),
+        "/dev/null".into(),
+        "-w".into(),
+        "%{http_code} %{redirect_url}".into(),
+    ];
+    for (k, v) in fields {
+        args.push("-F".into());
+        args.push(format!("{k}={v}"));
+    }
+    args.push(url.into());
+    let out = std::process::Command::new("curl")
+        .args(&args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (code, location) = text.split_once(' ').unwrap_or((&text, ""));
+    (code.parse().unwrap_or(0), location.to_string())
+}
+
+#[test]
+fn formpost_uploads_from_curl() {
+    let up = Up::start();
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path();
+    let st = st_env(&up);
+    let swift = |args: &[&str]| tool_ok("swift", &st, args, w);
+    let acct = account(&up, w);
+    swift(&["post", "forms"]);
+    swift(&["post", "-m", "Temp-URL-Key:formkey"]);
+    std::fs::write(w.join("a.txt"), b"first file").unwrap();
+    std::fs::write(w.join("b.bin"), common::bytes(9, 300_000)).unwrap();
+    std::fs::write(w.join("big.bin"), common::bytes(3, 5000)).unwrap();
+    let path = format!("/v1/{acct}/forms/up/");
+    let url = format!("http://{}{path}", up.proxy);
+    let redirect = "https://app.example.com/done";
+    let expires = now() + 300;
+    let form = |size: u64, count: u64, expires: u64, files: &[&str], sig: Option<String>| {
+        let sig =
+            sig.unwrap_or_else(|| form_signature("formkey", &path, redirect, size, count, expires));
+        let mut fields = vec![
+            ("redirect", redirect.to_string()),
+            ("max_file_size", size.to_string()),
+            ("max_file_count", count.to_string()),
+            ("expires", expires.to_string()),
+            ("signature", sig),
+        ];
+        for (i, f) in files.iter().enumerate() {
+            fields.push(if i == 0 {
+                ("file1", format!("@{f}"))
+            } else {
+                ("file2", format!("@{f}"))
+            });
+        }
+        curl_form(&url, &fields, w)
+    };
+    let (code, location) = form(1_000_000, 2, expires, &["a.txt", "b.bin"], None);
+    assert_eq!(code, 303, "{location}");
+    assert_eq!(location, format!("{redirect}?status=201&message="));
+    assert_eq!(
+        swift(&["download", "forms", "up/a.txt", "-o", "-"]),
+        "first file"
+    );
+    swift(&["download", "forms", "up/b.bin", "-o", "b.back"]);
+    assert_eq!(
+        std::fs::read(w.join("b.back")).unwrap(),
+        common::bytes(9, 300_000)
+    );
+    // Limits: a file over max_file_size, more files than max_file_count.
+    let (code, location) = form(1000, 2, expires, &["big.bin"], None);
+    assert_eq!(code, 303);
+    assert!(
+        location.ends_with("status=400&message=max_file_size%20exceeded"),
+        "{location}"
+    );
+    let listed = swift(&["list", "forms"]);
+    assert!(
+        !listed.contains("big.bin"),
+        "an oversized file was stored: {listed}"
+    );
+    let (_, location) = form(1_000_000, 1, expires, &["a.txt", "b.bin"], None);
+    assert!(location.contains("max_file_count%20exceeded"), "{location}");
+    // Expired, forged, or signed for another path: 401, nothing stored.
+    std::fs::write(w.join("c.txt"), b"never").unwrap();
+    assert_eq!(form(1_000_000, 2, now() - 1, &["c.txt"], None).0, 401);
+    assert_eq!(
+        form(1_000_000, 2, expires, &["c.txt"], Some("0".repeat(40))).0,
+        401
+    );
+    let other = form_signature(
+        "formkey",
+        &format!("/v1/{acct}/forms/"),
+        redirect,
+        1_000_000,
+        2,
+        expires,
+    );
+    assert_eq!(form(1_000_000, 2, expires, &["c.txt"], Some(other)).0, 401);
+    assert!(!swift(&["list", "forms"]).contains("c.txt"));
+    // Garbage that claims to be a form: 400, never a 500.
+    let r = request(
+        up.proxy,
+        "POST",
+        &path,
+        &[("content-type", "multipart/form-data; boundary=zz")],
+        b"--zz\r\nContent-Disposition: form-data; name=\"expires\"\r\n\r\nnot the end",
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
 }

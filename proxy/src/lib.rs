@@ -16,6 +16,7 @@ mod cors;
 pub mod db;
 mod dlo;
 pub mod errors;
+pub mod formpost;
 pub mod object;
 pub mod quorum;
 pub mod s3;

@@ -301,6 +301,20 @@ async fn route(proxy: &Arc<Proxy>, req: Request, txn: &str, peer: SocketAddr) ->
     if req.method() == Method::OPTIONS {
         return crate::cors::preflight(info.as_ref(), req.headers());
     }
+    // A signed HTML form uploads without a token.
+    if crate::formpost::is_form(req.method(), req.headers()) {
+        match &target {
+            Target::Container { account, container } => {
+                return crate::formpost::handle(proxy, (account, container, ""), req).await
+            }
+            Target::Object {
+                account,
+                container,
+                object,
+            } => return crate::formpost::handle(proxy, (account, container, object), req).await,
+            Target::Account { .. } => {}
+        }
+    }
     // A TempURL stands in for a token, for its object and method only.
     let temp_url = match &target {
         Target::Object {
@@ -354,7 +368,7 @@ async fn route(proxy: &Arc<Proxy>, req: Request, txn: &str, peer: SocketAddr) ->
     resp
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()

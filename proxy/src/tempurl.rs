@@ -81,33 +81,6 @@ impl TempUrl {
         }))
     }
 
-    /// The signature's digest and raw bytes.
-    fn digest(&self) -> Option<(Digest, Vec<u8>)> {
-        if let Some((name, b64)) = self.sig.split_once(':') {
-            let digest = match name {
-                "sha1" => Digest::Sha1,
-                "sha256" => Digest::Sha256,
-                "sha512" => Digest::Sha512,
-                _ => return None,
-            };
-            let b64 = b64
-                .trim_end_matches('=')
-                .replace('-', "+")
-                .replace('_', "/");
-            let raw = base64::engine::general_purpose::STANDARD_NO_PAD
-                .decode(b64)
-                .ok()?;
-            return Some((digest, raw));
-        }
-        let digest = match self.sig.len() {
-            40 => Digest::Sha1,
-            64 => Digest::Sha256,
-            128 => Digest::Sha512,
-            _ => return None,
-        };
-        Some((digest, hex::decode(&self.sig).ok()?))
-    }
-
     /// The messages this URL may have signed for `method` on `path`.
     fn messages(&self, method: &Method, path: &str) -> Vec<String> {
         // HEAD may use a URL made for GET or PUT too, as in Swift.
@@ -163,15 +136,7 @@ impl TempUrl {
                 return false;
             }
         }
-        let Some((digest, sig)) = self.digest() else {
-            return false;
-        };
-        self.messages(method, path).iter().any(|m| {
-            keys.iter().any(|k| {
-                let mac = digest.hmac(k.as_bytes(), m.as_bytes());
-                stratus_common::http::constant_time_eq(&mac, &sig)
-            })
-        })
+        signature_matches(&self.sig, &self.messages(method, path), keys)
     }
 
     /// The Content-Disposition a GET through this URL answers with.
@@ -192,6 +157,48 @@ impl TempUrl {
             (false, _) => format!("attachment; filename=\"{quoted}\"; filename*=UTF-8''{encoded}"),
         }
     }
+}
+
+/// A signature's digest and raw bytes: hex (its length tells SHA-1,
+/// SHA-256 or SHA-512) or `<digest>:<base64>`.
+fn parse_signature(sig: &str) -> Option<(Digest, Vec<u8>)> {
+    if let Some((name, b64)) = sig.split_once(':') {
+        let digest = match name {
+            "sha1" => Digest::Sha1,
+            "sha256" => Digest::Sha256,
+            "sha512" => Digest::Sha512,
+            _ => return None,
+        };
+        let b64 = b64
+            .trim_end_matches('=')
+            .replace('-', "+")
+            .replace('_', "/");
+        let raw = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(b64)
+            .ok()?;
+        return Some((digest, raw));
+    }
+    let digest = match sig.len() {
+        40 => Digest::Sha1,
+        64 => Digest::Sha256,
+        128 => Digest::Sha512,
+        _ => return None,
+    };
+    Some((digest, hex::decode(sig).ok()?))
+}
+
+/// Whether `sig` is the HMAC of one of `messages` under one of `keys`
+/// (constant-time comparisons); TempURL and FormPost sign this way.
+pub fn signature_matches(sig: &str, messages: &[String], keys: &[String]) -> bool {
+    let Some((digest, sig)) = parse_signature(sig) else {
+        return false;
+    };
+    messages.iter().any(|m| {
+        keys.iter().any(|k| {
+            let mac = digest.hmac(k.as_bytes(), m.as_bytes());
+            stratus_common::http::constant_time_eq(&mac, &sig)
+        })
+    })
 }
 
 /// The object part of `/v1/<account>/<container>/<object>`.
