@@ -360,7 +360,7 @@ impl Cluster {
         std::fs::write(
             &config,
             format!(
-                "bind = \"127.0.0.1:{port}\"\nrings = \"{}\"\nconn_timeout_ms = 300\nnode_timeout_ms = 3000\n{extra}\n[[users]]\naccount = \"test\"\nuser = \"tester\"\nkey = \"testing\"\nroles = [\".admin\"]\n\n[[users]]\naccount = \"other\"\nuser = \"bob\"\nkey = \"bobkey\"\nroles = [\".admin\"]\n",
+                "bind = \"127.0.0.1:{port}\"\nrings = \"{}\"\nconn_timeout_ms = 300\nnode_timeout_ms = 3000\n{extra}\n[[users]]\naccount = \"test\"\nuser = \"tester\"\nkey = \"testing\"\nroles = [\".admin\"]\n\n[[users]]\naccount = \"other\"\nuser = \"bob\"\nkey = \"bobkey\"\nroles = [\".admin\"]\n\n[[users]]\naccount = \"reseller\"\nuser = \"admin\"\nkey = \"adminkey\"\nroles = [\".reseller_admin\"]\n",
                 rings.display()
             ),
         )
@@ -391,11 +391,15 @@ impl Cluster {
 impl Cluster {
     /// A v1 token of test:tester.
     fn token(&self) -> String {
+        self.token_of("test:tester", "testing")
+    }
+
+    fn token_of(&self, user: &str, key: &str) -> String {
         let r = request(
             self.addr,
             "GET",
             "/auth/v1.0",
-            &[("X-Auth-User", "test:tester"), ("X-Auth-Key", "testing")],
+            &[("X-Auth-User", user), ("X-Auth-Key", key)],
             b"",
         );
         r.header("x-auth-token").unwrap().to_string()
@@ -625,4 +629,85 @@ fn a_hung_node_is_error_limited() {
     c.nodes[0].freeze(false);
     // Each timeout is one error; after two the node is skipped.
     assert!(slow <= 2, "{slow} reads waited for the hung node");
+}
+
+/// Container and account quotas (the account's set by a reseller admin
+/// only), and accounts made and removed by a reseller admin.
+#[test]
+fn quotas_and_account_management() {
+    let c = Cluster::with_config("allow_account_management = true\n");
+    let t = c.token();
+    let admin = c.token_of("reseller:admin", "adminkey");
+    let send = |method: &str, path: &str, token: &str, headers: &[(&str, &str)], body: &[u8]| {
+        let mut h = vec![("X-Auth-Token", token)];
+        h.extend_from_slice(headers);
+        request(c.addr, method, path, &h, body)
+    };
+    let quota = [
+        ("X-Container-Meta-Quota-Bytes", "10"),
+        ("X-Container-Meta-Quota-Count", "2"),
+    ];
+    assert_eq!(send("PUT", "/v1/AUTH_test/q", &t, &quota, b"").status, 201);
+    assert_eq!(
+        send("PUT", "/v1/AUTH_test/q/a", &t, &[], b"123456").status,
+        201
+    );
+    let over = send("PUT", "/v1/AUTH_test/q/b", &t, &[], b"123456");
+    assert_eq!(
+        (over.status, over.text().as_str()),
+        (413, "Upload exceeds quota.")
+    );
+    assert_eq!(
+        send("PUT", "/v1/AUTH_test/q/b", &t, &[], b"1234").status,
+        201
+    );
+    assert_eq!(
+        send("PUT", "/v1/AUTH_test/q/c", &t, &[], b"").status,
+        413,
+        "count"
+    );
+    let bad = [("X-Container-Meta-Quota-Bytes", "lots")];
+    assert_eq!(send("POST", "/v1/AUTH_test/q", &t, &bad, b"").status, 400);
+
+    // The account's quota: not the account owner's to set.
+    let aq = [("X-Account-Meta-Quota-Bytes", "100")];
+    assert_eq!(send("POST", "/v1/AUTH_test", &t, &aq, b"").status, 403);
+    assert_eq!(send("POST", "/v1/AUTH_test", "", &aq, b"").status, 401);
+    assert_eq!(send("POST", "/v1/AUTH_test", &admin, &aq, b"").status, 204);
+    assert_eq!(send("PUT", "/v1/AUTH_test/big", &t, &[], b"").status, 201);
+    let body = vec![7u8; 200];
+    assert_eq!(
+        send("PUT", "/v1/AUTH_test/big/x", &t, &[], &body).status,
+        413
+    );
+    let lifted = [("X-Account-Meta-Quota-Bytes", "")];
+    assert_eq!(
+        send("POST", "/v1/AUTH_test", &admin, &lifted, b"").status,
+        204
+    );
+    assert_eq!(
+        send("PUT", "/v1/AUTH_test/big/x", &t, &[], &body).status,
+        201
+    );
+
+    // Accounts made and removed by the reseller admin only.
+    assert_eq!(send("PUT", "/v1/AUTH_fresh", &t, &[], b"").status, 403);
+    assert_eq!(send("PUT", "/v1/AUTH_fresh", &admin, &[], b"").status, 201);
+    assert_eq!(send("HEAD", "/v1/AUTH_fresh", &admin, &[], b"").status, 204);
+    assert_eq!(send("DELETE", "/v1/AUTH_fresh", &t, &[], b"").status, 403);
+    assert_eq!(
+        send("DELETE", "/v1/AUTH_fresh", &admin, &[], b"").status,
+        204
+    );
+    drop(c);
+    let plain = Cluster::start();
+    let admin = plain.token_of("reseller:admin", "adminkey");
+    let r = request(
+        plain.addr,
+        "PUT",
+        "/v1/AUTH_fresh",
+        &[("X-Auth-Token", &admin)],
+        b"",
+    );
+    assert_eq!(r.status, 405, "account management is off by default");
 }

@@ -43,6 +43,8 @@ pub struct ProxyConfig {
     pub s3_domain: Option<String>,
     /// The S3 region: requests must be signed for it, and buckets are in it.
     pub s3_region: String,
+    /// Reseller admins may PUT (create) and DELETE accounts.
+    pub allow_account_management: bool,
 }
 
 /// A Default-domain user with the admin role on `project`.
@@ -85,6 +87,7 @@ impl Default for ProxyConfig {
             identity_service: None,
             s3_domain: None,
             s3_region: "us-east-1".into(),
+            allow_account_management: false,
         }
     }
 }

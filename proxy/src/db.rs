@@ -144,6 +144,9 @@ pub async fn container(proxy: &Proxy, account: &str, container: &str, req: &Part
             .await
             .unwrap_or_else(error),
         Method::PUT | Method::POST | Method::DELETE => {
+            if let Err(r) = crate::quota::check_settings(&req.headers) {
+                return r;
+            }
             let method = req.method.clone();
             if method == Method::PUT && !ensure_account(proxy, account).await {
                 return error(StatusCode::SERVICE_UNAVAILABLE);
@@ -281,6 +284,26 @@ pub struct AccountInfo {
     pub bytes_used: u64,
 }
 
+/// The account's info, not from the cache.
+pub async fn fresh_account_info(proxy: &Proxy, account: &str) -> AccountInfo {
+    if let Ok(mut c) = proxy.accounts.lock() {
+        c.remove(account);
+    }
+    account_info(proxy, account).await
+}
+
+/// The container's info, not from the cache.
+pub async fn fresh_container_info(
+    proxy: &Proxy,
+    account: &str,
+    container: &str,
+) -> Option<ContainerInfo> {
+    if let Ok(mut c) = proxy.containers.lock() {
+        c.remove(&format!("/{account}/{container}"));
+    }
+    container_info(proxy, account, container).await
+}
+
 /// The account's info (an account nobody wrote to yet has none).
 pub async fn account_info(proxy: &Proxy, account: &str) -> AccountInfo {
     if let Ok(c) = proxy.accounts.lock() {
@@ -395,7 +418,32 @@ async fn account_request(proxy: &Proxy, account: &str, req: &Parts) -> Response 
             Err(StatusCode::NOT_FOUND) => empty_account(req),
             Err(s) => error(s),
         },
+        // Only a reseller admin gets here with PUT or DELETE, and only
+        // with allow_account_management.
+        Method::PUT => match ensure_account(proxy, account).await {
+            true => answer(StatusCode::CREATED),
+            false => error(StatusCode::SERVICE_UNAVAILABLE),
+        },
+        Method::DELETE => {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&now_timestamp()) {
+                h.insert("x-timestamp", v);
+            }
+            let answers = fanout(
+                &proxy.backend,
+                &placement,
+                Method::DELETE,
+                &path,
+                None,
+                |_| h.clone(),
+            )
+            .await;
+            answer(best_status(&answers, placement.primaries.len()))
+        }
         Method::POST => {
+            if let Err(r) = crate::quota::check_settings(&req.headers) {
+                return r;
+            }
             if !ensure_account(proxy, account).await {
                 return error(StatusCode::SERVICE_UNAVAILABLE);
             }

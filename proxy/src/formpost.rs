@@ -488,8 +488,17 @@ async fn store<S: FormSource>(
         let at = at.map_err(|_| (StatusCode::BAD_REQUEST, "x_delete_at invalid".to_string()))?;
         set("x-delete-at", &at.to_string())?;
     }
-    if !crate::db::container_exists(proxy, account, container).await {
+    let Some(info) = crate::db::container_info(proxy, account, container).await else {
         return Err((StatusCode::NOT_FOUND, "container not found".into()));
+    };
+    if crate::quota::check_upload(proxy, account, container, &info, 0)
+        .await
+        .is_err()
+    {
+        return Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Upload exceeds quota.".into(),
+        ));
     }
     let placement = proxy.backend.place(
         crate::backend::Kind::Object,

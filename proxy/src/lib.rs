@@ -19,6 +19,7 @@ pub mod errors;
 pub mod formpost;
 pub mod object;
 pub mod quorum;
+pub mod quota;
 pub mod s3;
 pub mod server;
 pub mod tempurl;

@@ -202,8 +202,12 @@ async fn put(
         },
         (None, None) => return error(StatusCode::BAD_REQUEST),
     };
-    if !crate::db::container_exists(proxy, account, container).await {
+    let Some(info) = crate::db::container_info(proxy, account, container).await else {
         return error(StatusCode::NOT_FOUND);
+    };
+    let adding = length.unwrap_or(0);
+    if let Err(r) = crate::quota::check_upload(proxy, account, container, &info, adding).await {
+        return r;
     }
     match delete_at(&parts.headers) {
         Ok(Some(at)) => set(&mut headers, "x-delete-at", &at),

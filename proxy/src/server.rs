@@ -402,6 +402,23 @@ async fn authorize(proxy: &Proxy, req: &Request, target: &Target) -> Result<(), 
         ),
         None => None,
     };
+    if let Target::Account { .. } = target {
+        // Creating and deleting accounts, and their quotas, are the
+        // reseller admin's (as Swift's allow_account_management and
+        // account_quotas have it).
+        let method = req.method();
+        let managing = method == Method::PUT || method == Method::DELETE;
+        if managing && !proxy.config.allow_account_management {
+            return Err(error(StatusCode::METHOD_NOT_ALLOWED));
+        }
+        if managing || (method == Method::POST && crate::quota::sets_account_quota(req.headers())) {
+            return match &id {
+                Some(i) if i.reseller_admin => Ok(()),
+                Some(_) => Err(error(StatusCode::FORBIDDEN)),
+                None => Err(error(StatusCode::UNAUTHORIZED)),
+            };
+        }
+    }
     let reading = matches!(req.method().as_str(), "GET" | "HEAD");
     if id
         .as_ref()
