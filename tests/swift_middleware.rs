@@ -263,3 +263,97 @@ fn formpost_uploads_from_curl() {
     );
     assert_eq!(r.status, 400, "{}", r.text());
 }
+
+/// `n` small objects `<prefix><i>` in `container`, written by 8 threads.
+fn fill(up: &Up, token: &str, path: &str, n: usize) {
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            s.spawn(move || {
+                for i in (t..n).step_by(8) {
+                    let r = request(
+                        up.proxy,
+                        "PUT",
+                        &format!("{path}{i}"),
+                        &[("X-Auth-Token", token)],
+                        b"x",
+                    );
+                    assert_eq!(r.status, 201);
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn bulk_delete_of_5000_objects() {
+    let up = Up::start();
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path();
+    let st = st_env(&up);
+    let acct = account(&up, w);
+    let token = up.token();
+    let auth = [("X-Auth-Token", token.as_str())];
+    assert_eq!(
+        request(up.proxy, "PUT", &format!("/v1/{acct}/many"), &auth, b"").status,
+        201
+    );
+    fill(&up, &token, &format!("/v1/{acct}/many/obj-"), 5000);
+    let stat = tool_ok("swift", &st, &["stat", "many"], w);
+    assert!(stat.contains("Objects: 5000"), "{stat}");
+    // python-swiftclient deletes through ?bulk-delete (advertised in /info).
+    tool_ok("swift", &st, &["delete", "many"], w);
+    let r = request(up.proxy, "HEAD", &format!("/v1/{acct}/many"), &auth, b"");
+    assert_eq!(
+        r.status, 404,
+        "the container and its 5,000 objects are gone"
+    );
+
+    // Raw: JSON results, a missing name, a container that is not empty.
+    for c in ["keep", "gone"] {
+        let path = format!("/v1/{acct}/{c}");
+        assert_eq!(request(up.proxy, "PUT", &path, &auth, b"").status, 201);
+        let obj = format!("{path}/o%20b");
+        assert_eq!(request(up.proxy, "PUT", &obj, &auth, b"x").status, 201);
+    }
+    let body = b"/gone/o%20b\n/gone\n/gone/never\n/keep\n";
+    let r = request(
+        up.proxy,
+        "POST",
+        &format!("/v1/{acct}?bulk-delete"),
+        &[
+            ("X-Auth-Token", token.as_str()),
+            ("Accept", "application/json"),
+            ("Content-Type", "text/plain"),
+        ],
+        body,
+    );
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_str(r.text().trim()).unwrap();
+    assert_eq!(v["Number Not Found"], 1, "{v}");
+    assert_eq!(v["Response Status"], "400 Bad Request", "{v}");
+    assert_eq!(v["Errors"], serde_json::json!([["/keep", "409 Conflict"]]));
+    // Objects go before containers: /gone went with its object.
+    let r = request(up.proxy, "HEAD", &format!("/v1/{acct}/gone"), &auth, b"");
+    assert_eq!(r.status, 404);
+    let gone = request(
+        up.proxy,
+        "GET",
+        &format!("/v1/{acct}/gone/o%20b"),
+        &auth,
+        b"",
+    );
+    assert_eq!(gone.status, 404);
+    // Without a token: nothing.
+    let r = request(
+        up.proxy,
+        "POST",
+        &format!("/v1/{acct}?bulk-delete"),
+        &[],
+        b"/keep\n",
+    );
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        request(up.proxy, "HEAD", &format!("/v1/{acct}/keep"), &auth, b"").status,
+        204
+    );
+}

@@ -11,6 +11,7 @@
 pub mod acl;
 pub mod auth;
 pub mod backend;
+pub mod bulk;
 pub mod config;
 mod cors;
 pub mod db;

@@ -351,6 +351,13 @@ async fn route(proxy: &Arc<Proxy>, req: Request, txn: &str, peer: SocketAddr) ->
             let (parts, _) = req.into_parts();
             db::container(proxy, &account, &container, &parts).await
         }
+        Target::Account { account } if has_query(&req, "bulk-delete") => {
+            let deleting = req.method() == Method::POST || req.method() == Method::DELETE;
+            match deleting {
+                true => crate::bulk::delete(proxy.clone(), account, req).await,
+                false => error(StatusCode::METHOD_NOT_ALLOWED),
+            }
+        }
         Target::Account { account } => {
             let (parts, _) = req.into_parts();
             db::account(proxy, &account, &parts).await
@@ -366,6 +373,14 @@ async fn route(proxy: &Arc<Proxy>, req: Request, txn: &str, peer: SocketAddr) ->
     }
     strip_sysmeta(resp.headers_mut());
     resp
+}
+
+/// Whether the query has parameter `name` (with a value or not).
+fn has_query(req: &Request, name: &str) -> bool {
+    req.uri().query().is_some_and(|q| {
+        q.split('&')
+            .any(|p| p.split_once('=').map_or(p, |(k, _)| k) == name)
+    })
 }
 
 pub(crate) fn now_secs() -> u64 {
@@ -532,6 +547,17 @@ fn info(proxy: &Proxy) -> Response {
             "strict_cors_mode": true,
         },
         "tempauth": {"account_acls": false},
+        "tempurl": {
+            "methods": ["GET", "HEAD", "PUT", "POST", "DELETE"],
+            "allowed_digests": ["sha1", "sha256", "sha512"],
+        },
+        "formpost": {},
+        "container_quotas": {},
+        "account_quotas": {},
+        "bulk_delete": {
+            "max_deletes_per_request": crate::bulk::MAX_DELETES,
+            "max_failed_deletes": 1000,
+        },
     });
     if proxy.keystone.is_some() {
         v["keystoneauth"] = serde_json::json!({});
