@@ -104,7 +104,14 @@ fn python_swiftclient_round_trip() {
     let big = bytes(3, 50 * 1024 * 1024);
     std::fs::write(w.join("big.bin"), &big).unwrap();
     up.swift(
-        &["upload", "--segment-size", "8388608", "large", "big.bin"],
+        &[
+            "upload",
+            "--use-dlo",
+            "--segment-size",
+            "8388608",
+            "large",
+            "big.bin",
+        ],
         w,
     );
     let stat = up.swift(&["stat", "large", "big.bin"], w);

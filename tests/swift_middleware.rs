@@ -357,3 +357,161 @@ fn bulk_delete_of_5000_objects() {
         204
     );
 }
+
+#[test]
+fn static_large_objects() {
+    let up = Up::start();
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path();
+    let st = st_env(&up);
+    let swift = |args: &[&str]| tool_ok("swift", &st, args, w);
+    let acct = account(&up, w);
+    let token = up.token();
+    let auth = [("X-Auth-Token", token.as_str())];
+
+    // python-swiftclient's SLO upload of 100 MiB in 8 MiB segments.
+    let data = common::bytes(11, 100 * 1024 * 1024);
+    std::fs::write(w.join("big.bin"), &data).unwrap();
+    swift(&[
+        "upload",
+        "--use-slo",
+        "--segment-size",
+        "8M",
+        "vids",
+        "big.bin",
+    ]);
+    let head = request(
+        up.proxy,
+        "HEAD",
+        &format!("/v1/{acct}/vids/big.bin"),
+        &auth,
+        b"",
+    );
+    assert_eq!(head.header("x-static-large-object"), Some("True"));
+    assert_eq!(
+        head.header("content-length"),
+        Some(data.len().to_string().as_str())
+    );
+    swift(&["download", "vids", "big.bin", "-o", "back.bin"]);
+    assert!(
+        std::fs::read(w.join("back.bin")).unwrap() == data,
+        "download differs"
+    );
+    let listing = swift(&["list", "--long", "vids"]);
+    assert!(listing.contains(&data.len().to_string()), "{listing}");
+    // A range across the first segment boundary.
+    let eight = 8 * 1024 * 1024;
+    let range = format!("bytes={}-{}", eight - 3, eight + 2);
+    let mut h = auth.to_vec();
+    h.push(("Range", &range));
+    let r = request(
+        up.proxy,
+        "GET",
+        &format!("/v1/{acct}/vids/big.bin"),
+        &h,
+        b"",
+    );
+    assert_eq!(r.status, 206);
+    assert_eq!(r.body, &data[eight - 3..eight + 3]);
+    // swift delete takes the segments too.
+    let segs = swift(&["list", "vids_segments"]);
+    assert_eq!(segs.lines().count(), 13, "{segs}");
+    swift(&["delete", "vids", "big.bin"]);
+    assert_eq!(swift(&["list", "vids_segments"]), "");
+
+    // Raw manifests: segments checked, ETag as Swift computes it.
+    let put = |path: &str, body: &[u8]| {
+        request(up.proxy, "PUT", &format!("/v1/{acct}/{path}"), &auth, body)
+    };
+    assert_eq!(put("parts", b"").status, 201);
+    assert_eq!(put("parts/a", b"aaaaa").status, 201);
+    assert_eq!(put("parts/b", b"bbbbb").status, 201);
+    let md5 = |b: &[u8]| hex::encode(<md5::Md5 as md5::Digest>::digest(b));
+    let (ea, eb) = (md5(b"aaaaa"), md5(b"bbbbb"));
+    let manifest = format!(
+        r#"[{{"path":"/parts/a","etag":"{ea}","size_bytes":5}},{{"path":"/parts/b","range":"1-3"}}]"#
+    );
+    let r = put("parts/whole?multipart-manifest=put", manifest.as_bytes());
+    assert_eq!(r.status, 201, "{}", r.text());
+    let want_etag = md5(format!("{ea}{eb}:1-3;").as_bytes());
+    assert_eq!(r.header("etag"), Some(format!("\"{want_etag}\"").as_str()));
+    let get = |path: &str| request(up.proxy, "GET", &format!("/v1/{acct}/{path}"), &auth, b"");
+    let r = get("parts/whole");
+    assert_eq!((r.status, r.text().as_str()), (200, "aaaaabbb"));
+    assert_eq!(r.header("etag"), Some(format!("\"{want_etag}\"").as_str()));
+    // Nested: an SLO of the SLO and a plain segment.
+    let nested = br#"[{"path":"/parts/whole","range":"3-6"},{"path":"/parts/a"}]"#;
+    assert_eq!(
+        put("parts/nested?multipart-manifest=put", nested).status,
+        201
+    );
+    assert_eq!(get("parts/nested").text(), "aabbaaaaa");
+    // The manifest itself, in Swift's and in the PUT format.
+    let m: serde_json::Value =
+        serde_json::from_str(&get("parts/whole?multipart-manifest=get").text()).unwrap();
+    assert_eq!(m[1]["name"], "/parts/b");
+    assert_eq!(m[1]["range"], "1-3");
+    let raw: serde_json::Value =
+        serde_json::from_str(&get("parts/whole?multipart-manifest=get&format=raw").text()).unwrap();
+    assert_eq!(raw[0]["path"], "/parts/a");
+    assert_eq!(raw[0]["size_bytes"], 5);
+
+    // Bad manifests: every problem listed, nothing stored.
+    let bad = format!(
+        r#"[{{"path":"/parts/missing"}},{{"path":"/parts/a","etag":"{eb}"}},{{"path":"/parts/b","size_bytes":9}},{{"path":"/parts/b","range":"7-9"}}]"#
+    );
+    let r = put("parts/bad?multipart-manifest=put", bad.as_bytes());
+    assert_eq!(r.status, 400);
+    let text = r.text();
+    for e in [
+        "/parts/missing, 404 Not Found",
+        "/parts/a, Etag Mismatch",
+        "/parts/b, Size Mismatch",
+        "/parts/b, Unsatisfiable Range",
+    ] {
+        assert!(text.contains(e), "{e} not in {text}");
+    }
+    assert_eq!(
+        put("parts/bad?multipart-manifest=put", b"{not json").status,
+        400
+    );
+    assert_eq!(put("parts/bad?multipart-manifest=put", b"[]").status, 400);
+    assert_eq!(
+        put(
+            "parts/bad?multipart-manifest=put",
+            br#"[{"path":"/parts/a","bogus":1}]"#
+        )
+        .status,
+        400
+    );
+    assert_eq!(get("parts/bad").status, 404);
+    // A segment changed after the manifest: the body ends short.
+    assert_eq!(put("parts/a", b"AAAAA").status, 201);
+    let r = common::try_request(
+        up.proxy,
+        "GET",
+        &format!("/v1/{acct}/parts/whole"),
+        &auth,
+        b"",
+    );
+    assert!(
+        r.map_or(true, |r| r.body.len() < 8),
+        "a changed segment was served"
+    );
+    // ?multipart-manifest=delete removes the manifest and its segments.
+    let r = request(
+        up.proxy,
+        "DELETE",
+        &format!("/v1/{acct}/parts/whole?multipart-manifest=delete"),
+        &[
+            ("X-Auth-Token", token.as_str()),
+            ("Accept", "application/json"),
+        ],
+        b"",
+    );
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
+    assert_eq!(v["Number Deleted"], 3, "{v}");
+    assert_eq!(get("parts/a").status, 404);
+    assert_eq!(get("parts/whole").status, 404);
+}

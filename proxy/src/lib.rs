@@ -8,6 +8,7 @@
 // send, built where the fault is found; it is the cold path.
 #![allow(clippy::result_large_err)]
 
+pub mod access;
 pub mod acl;
 pub mod auth;
 pub mod backend;
@@ -18,11 +19,13 @@ pub mod db;
 mod dlo;
 pub mod errors;
 pub mod formpost;
+mod large;
 pub mod object;
 pub mod quorum;
 pub mod quota;
 pub mod s3;
 pub mod server;
+pub mod slo;
 pub mod tempurl;
 
 pub use config::ProxyConfig;

@@ -11,6 +11,7 @@ use hyper::body::Incoming;
 use stratus_common::body::Body;
 use stratus_ring::Path as RingPath;
 
+use crate::access::Access;
 use crate::backend::{Call, Kind, Placement};
 use crate::errors::{empty, error, explain, Response};
 use crate::quorum::{best_status, fanout, quorum};
@@ -32,7 +33,7 @@ fn set(h: &mut HeaderMap, n: &'static str, v: &str) {
 }
 
 /// Headers a client sends that travel to the object servers as they are.
-fn passes_to_object(name: &str) -> bool {
+pub(crate) fn passes_to_object(name: &str) -> bool {
     name.starts_with("x-object-meta-")
         || name.starts_with("x-object-transient-sysmeta-")
         || matches!(
@@ -100,9 +101,8 @@ pub fn guess_content_type(name: &str) -> &'static str {
 
 pub async fn handle(
     proxy: &Arc<Proxy>,
-    account: &str,
-    container: &str,
-    object: &str,
+    (account, container, object): (&str, &str, &str),
+    access: &Access,
     req: Request,
 ) -> Response {
     let path = format!("/{account}/{container}/{object}");
@@ -110,8 +110,19 @@ pub async fn handle(
         .backend
         .place(Kind::Object, RingPath::Object(account, container, object));
     let (parts, body) = req.into_parts();
+    let manifest_op = query_value(&parts, "multipart-manifest");
+    match (&parts.method, manifest_op.as_deref()) {
+        (&Method::PUT, Some("put")) => {
+            return crate::slo::put(proxy, (account, container, object), access, parts, body).await
+        }
+        (&Method::DELETE, Some("delete")) => {
+            return crate::slo::delete(proxy, (account, container, object), access, &parts.headers)
+                .await
+        }
+        _ => {}
+    }
     match parts.method {
-        Method::GET | Method::HEAD => get(proxy, &placement, &path, account, &parts).await,
+        Method::GET | Method::HEAD => get(proxy, &placement, &path, account, access, &parts).await,
         Method::PUT => {
             put(
                 proxy,
@@ -585,6 +596,7 @@ pub(crate) async fn get(
     placement: &Placement,
     path: &str,
     account: &str,
+    access: &Access,
     req: &http::request::Parts,
 ) -> Response {
     let headers = base_headers(&req.headers);
@@ -592,23 +604,55 @@ pub(crate) async fn get(
         Ok(resp) => resp,
         Err(status) => return error(status),
     };
-    let manifest_itself = req
-        .uri
-        .query()
-        .is_some_and(|q| q.split('&').any(|p| p == "multipart-manifest=get"));
-    let manifest = header(resp.headers(), "x-object-manifest").map(str::to_string);
-    match manifest {
-        Some(m)
-            if !manifest_itself
-                && (resp.status().is_success()
-                    || resp.status() == StatusCode::RANGE_NOT_SATISFIABLE) =>
-        {
+    let manifest_itself = query_value(req, "multipart-manifest").as_deref() == Some("get");
+    // A large object answers for its whole, whatever the manifest's own
+    // answer to the range or conditions was (its headers come with any).
+    let dlo = header(resp.headers(), "x-object-manifest").map(str::to_string);
+    let answered = resp.status().is_success()
+        || matches!(
+            resp.status(),
+            StatusCode::RANGE_NOT_SATISFIABLE
+                | StatusCode::NOT_MODIFIED
+                | StatusCode::PRECONDITION_FAILED
+        );
+    if crate::slo::is_slo(resp.headers()) && answered {
+        if manifest_itself {
+            drop(resp);
+            let raw = query_value(req, "format").as_deref() == Some("raw");
+            return crate::slo::manifest(proxy, placement, path, raw).await;
+        }
+        let at = (account, placement, path);
+        return crate::slo::serve(proxy.clone(), at, access, &req.method, &req.headers, resp).await;
+    }
+    match dlo {
+        Some(m) if !manifest_itself && answered => {
             let head = resp.headers().clone();
             drop(resp);
-            crate::dlo::serve(proxy.clone(), account, &m, &req.method, &req.headers, &head).await
+            crate::dlo::serve(
+                proxy.clone(),
+                account,
+                access,
+                &m,
+                &req.method,
+                &req.headers,
+                &head,
+            )
+            .await
         }
         _ => relay(resp, proxy.backend.node_timeout),
     }
+}
+
+/// A query parameter's decoded value ("" when it has none).
+fn query_value(req: &http::request::Parts, name: &str) -> Option<String> {
+    req.uri.query()?.split('&').find_map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        (k == name).then(|| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
 }
 
 /// The answer of the first replica that has the object (or answers a

@@ -14,6 +14,7 @@ use tracing::Instrument;
 
 use stratus_common::token_check::{Ec2Secrets, ServiceAccount, TokenChecker};
 
+use crate::access::Access;
 use crate::auth::{Auth, Identity, KeystoneRoles, RESELLER_PREFIX};
 use crate::backend::Backend;
 use crate::config::ProxyConfig;
@@ -335,18 +336,20 @@ async fn route(proxy: &Arc<Proxy>, req: Request, txn: &str, peer: SocketAddr) ->
         },
         _ => None,
     };
-    if temp_url.is_none() {
-        if let Err(r) = authorize(proxy, &req, &target).await {
-            return r;
-        }
-    }
+    let access = match temp_url {
+        Some(_) => Access::owner(),
+        None => match authorize(proxy, &req, &target).await {
+            Ok(a) => a,
+            Err(r) => return r,
+        },
+    };
     let downloading = req.method() == Method::GET;
     let mut resp = match target {
         Target::Object {
             account,
             container,
             object,
-        } => object::handle(proxy, &account, &container, &object, req).await,
+        } => object::handle(proxy, (&account, &container, &object), &access, req).await,
         Target::Container { account, container } => {
             let (parts, _) = req.into_parts();
             db::container(proxy, &account, &container, &parts).await
@@ -403,7 +406,8 @@ fn strip_sysmeta(h: &mut http::HeaderMap) {
 
 /// Owners may do anything in their account; others only what the
 /// container's ACLs grant. 401 without a valid token, 403 with one.
-async fn authorize(proxy: &Proxy, req: &Request, target: &Target) -> Result<(), Response> {
+/// What the caller may do elsewhere in the account comes back.
+async fn authorize(proxy: &Proxy, req: &Request, target: &Target) -> Result<Access, Response> {
     let token = req
         .headers()
         .get("x-auth-token")
@@ -428,18 +432,20 @@ async fn authorize(proxy: &Proxy, req: &Request, target: &Target) -> Result<(), 
         }
         if managing || (method == Method::POST && crate::quota::sets_account_quota(req.headers())) {
             return match &id {
-                Some(i) if i.reseller_admin => Ok(()),
+                Some(i) if i.reseller_admin => Ok(Access::owner()),
                 Some(_) => Err(error(StatusCode::FORBIDDEN)),
                 None => Err(error(StatusCode::UNAUTHORIZED)),
             };
         }
     }
     let reading = matches!(req.method().as_str(), "GET" | "HEAD");
-    if id
-        .as_ref()
-        .is_some_and(|i| i.owns(target.account()) || (reading && i.reads(target.account())))
-    {
-        return Ok(());
+    if let Some(i) = &id {
+        if i.owns(target.account()) {
+            return Ok(Access::owner());
+        }
+        if reading && i.reads(target.account()) {
+            return Ok(Access::reader(i.acl_names.clone()));
+        }
     }
     let deny = || {
         Err(error(if id.is_some() {
@@ -465,7 +471,7 @@ async fn authorize(proxy: &Proxy, req: &Request, target: &Target) -> Result<(), 
         _ => false,
     };
     if allowed {
-        Ok(())
+        Ok(Access::acl(who.to_vec()))
     } else {
         deny()
     }
@@ -554,6 +560,11 @@ fn info(proxy: &Proxy) -> Response {
         "formpost": {},
         "container_quotas": {},
         "account_quotas": {},
+        "slo": {
+            "max_manifest_segments": crate::slo::MAX_SEGMENTS,
+            "max_manifest_size": 8 * 1024 * 1024,
+            "min_segment_size": 1,
+        },
         "bulk_delete": {
             "max_deletes_per_request": crate::bulk::MAX_DELETES,
             "max_failed_deletes": 1000,

@@ -425,7 +425,14 @@ pub async fn get(
         }
         return Err(from_status(status, "NoSuchKey"));
     }
-    let resp = crate::object::get(proxy, &placement, &path, &c.account, &swift).await;
+    // The bucket let the caller in; its parts come with it.
+    let access = if c.reader {
+        crate::access::Access::reader(Vec::new())
+    } else {
+        crate::access::Access::acl(Vec::new())
+            .also_reading(super::multipart::segments_container(bucket_name))
+    };
+    let resp = crate::object::get(proxy, &placement, &path, &c.account, &access, &swift).await;
     let status = resp.status();
     if status == StatusCode::NOT_MODIFIED {
         let (p, _) = resp.into_parts();
