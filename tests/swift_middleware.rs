@@ -515,3 +515,91 @@ fn static_large_objects() {
     assert_eq!(get("parts/a").status, 404);
     assert_eq!(get("parts/whole").status, 404);
 }
+
+#[test]
+fn versioned_writes_stack_and_history() {
+    let up = Up::start();
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path();
+    let st = st_env(&up);
+    let swift = |args: &[&str]| tool_ok("swift", &st, args, w);
+    let upload = |container: &str, text: &str| {
+        std::fs::write(w.join("f.txt"), text).unwrap();
+        swift(&["upload", container, "f.txt"]);
+    };
+    let current = |container: &str| {
+        let out = common::tool(
+            "swift",
+            &st,
+            &["download", container, "f.txt", "-o", "-"],
+            w,
+        );
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    // Stack mode: overwrites are kept, deletes bring them back in turn.
+    swift(&["post", "archive"]);
+    swift(&["post", "-H", "X-Versions-Location: archive", "docs"]);
+    for v in ["v1", "v2", "v3"] {
+        upload("docs", v);
+    }
+    let archived = swift(&["list", "archive"]);
+    assert_eq!(archived.lines().count(), 2, "{archived}");
+    assert!(
+        archived.lines().all(|l| l.starts_with("005f.txt/")),
+        "{archived}"
+    );
+    assert_eq!(current("docs").as_deref(), Some("v3"));
+    swift(&["delete", "docs", "f.txt"]);
+    assert_eq!(current("docs").as_deref(), Some("v2"));
+    swift(&["delete", "docs", "f.txt"]);
+    assert_eq!(current("docs").as_deref(), Some("v1"));
+    assert_eq!(swift(&["list", "archive"]), "");
+    swift(&["delete", "docs", "f.txt"]);
+    assert_eq!(current("docs"), None);
+
+    // History mode: a delete archives the object and leaves a marker.
+    swift(&["post", "hist"]);
+    swift(&["post", "-H", "X-History-Location: hist", "log"]);
+    upload("log", "h1");
+    upload("log", "h2");
+    swift(&["delete", "log", "f.txt"]);
+    assert_eq!(current("log"), None);
+    let kept = swift(&["list", "--long", "hist"]);
+    assert_eq!(
+        kept.lines().filter(|l| l.contains("005f.txt/")).count(),
+        3,
+        "{kept}"
+    );
+    assert!(kept.contains("application/x-deleted"), "{kept}");
+
+    // Both modes at once, or an archive that is not there: refused.
+    let both = common::tool(
+        "swift",
+        &st,
+        &[
+            "post",
+            "-H",
+            "X-Versions-Location: a",
+            "-H",
+            "X-History-Location: b",
+            "bad",
+        ],
+        w,
+    );
+    assert!(!both.status.success());
+    swift(&["post", "-H", "X-Versions-Location: nowhere", "orphan"]);
+    upload("orphan", "o1");
+    std::fs::write(w.join("f.txt"), "o2").unwrap();
+    let r = common::tool("swift", &st, &["upload", "orphan", "f.txt"], w);
+    assert!(
+        !r.status.success(),
+        "an overwrite without its archive container went through"
+    );
+    assert_eq!(current("orphan").as_deref(), Some("o1"));
+    // Versioning off again: overwrites just replace.
+    swift(&["post", "-H", "X-Remove-Versions-Location: x", "orphan"]);
+    upload("orphan", "o3");
+    assert_eq!(current("orphan").as_deref(), Some("o3"));
+}

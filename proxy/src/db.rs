@@ -43,6 +43,18 @@ fn meta_headers(req: &HeaderMap, kind: Kind) -> HeaderMap {
             h.insert(k.clone(), v.clone());
         }
     }
+    // `X-Remove-<name>` removes `X-<name>`, as an empty value does.
+    for k in req.keys() {
+        let Some(rest) = k.as_str().strip_prefix("x-remove-") else {
+            continue;
+        };
+        let name = format!("x-{rest}");
+        if kept(&name, kind) {
+            if let Ok(n) = http::HeaderName::from_bytes(name.as_bytes()) {
+                h.insert(n, HeaderValue::from_static(""));
+            }
+        }
+    }
     if let Ok(v) = HeaderValue::from_str(&now_timestamp()) {
         h.insert("x-timestamp", v);
     }
@@ -145,6 +157,9 @@ pub async fn container(proxy: &Proxy, account: &str, container: &str, req: &Part
             .unwrap_or_else(error),
         Method::PUT | Method::POST | Method::DELETE => {
             if let Err(r) = crate::quota::check_settings(&req.headers) {
+                return r;
+            }
+            if let Err(r) = crate::versioned::check_settings(&req.headers) {
                 return r;
             }
             let method = req.method.clone();
@@ -257,6 +272,10 @@ pub struct ContainerInfo {
     pub meta: std::collections::BTreeMap<String, String>,
     pub bytes_used: u64,
     pub object_count: u64,
+    /// Versioned writes: `X-Versions-Location` (stack mode) and
+    /// `X-History-Location` (history mode).
+    pub versions_location: Option<String>,
+    pub history_location: Option<String>,
 }
 
 /// `<prefix><name>` headers as a map of `<name>` to value.
@@ -377,6 +396,8 @@ pub async fn container_info(
                     meta: prefixed(r.headers(), "x-container-meta-"),
                     bytes_used: number(r.headers(), "x-container-bytes-used"),
                     object_count: number(r.headers(), "x-container-object-count"),
+                    versions_location: get("x-versions-location"),
+                    history_location: get("x-history-location"),
                 };
                 if let Ok(mut c) = proxy.containers.lock() {
                     c.insert(path, (Instant::now(), info.clone()));

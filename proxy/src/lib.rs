@@ -27,6 +27,7 @@ pub mod s3;
 pub mod server;
 pub mod slo;
 pub mod tempurl;
+pub mod versioned;
 
 pub use config::ProxyConfig;
 pub use server::{run, serve, Proxy};

@@ -124,22 +124,22 @@ pub async fn handle(
     match parts.method {
         Method::GET | Method::HEAD => get(proxy, &placement, &path, account, access, &parts).await,
         Method::PUT => {
-            put(
-                proxy,
-                &placement,
-                &path,
-                (account, container, object),
-                parts,
-                Some(body),
-            )
-            .await
+            let names = (account, container, object);
+            put(proxy, &placement, &path, names, access, parts, Some(body)).await
         }
         _ if parts.method.as_str() == "COPY" => {
-            copy(proxy, account, container, object, parts, body).await
+            copy(proxy, (account, container, object), access, parts, body).await
         }
-        Method::DELETE | Method::POST => {
+        Method::DELETE => {
+            if let Some(info) = crate::db::container_info(proxy, account, container).await {
+                let at = (account, container, object);
+                if let Some(r) = crate::versioned::delete(proxy, at, &info, access).await {
+                    return r;
+                }
+            }
             write_meta(proxy, &placement, &path, (account, container), &parts).await
         }
+        Method::POST => write_meta(proxy, &placement, &path, (account, container), &parts).await,
         _ => error(StatusCode::METHOD_NOT_ALLOWED),
     }
 }
@@ -193,6 +193,7 @@ async fn put(
     placement: &Placement,
     path: &str,
     names: (&str, &str, &str),
+    access: &Access,
     parts: http::request::Parts,
     body: Option<Incoming>,
 ) -> Response {
@@ -218,6 +219,9 @@ async fn put(
     };
     let adding = length.unwrap_or(0);
     if let Err(r) = crate::quota::check_upload(proxy, account, container, &info, adding).await {
+        return r;
+    }
+    if let Err(r) = crate::versioned::before_overwrite(proxy, names, &info, access).await {
         return r;
     }
     match delete_at(&parts.headers) {
@@ -350,9 +354,8 @@ async fn copy_source(
 /// destination copying from this object.
 async fn copy(
     proxy: &Proxy,
-    account: &str,
-    container: &str,
-    object: &str,
+    (account, container, object): (&str, &str, &str),
+    access: &Access,
     mut parts: http::request::Parts,
     body: Incoming,
 ) -> Response {
@@ -388,7 +391,16 @@ async fn copy(
     let placement = proxy
         .backend
         .place(Kind::Object, RingPath::Object(account, dc, dobj));
-    put(proxy, &placement, &path, (account, dc, dobj), parts, None).await
+    put(
+        proxy,
+        &placement,
+        &path,
+        (account, dc, dobj),
+        access,
+        parts,
+        None,
+    )
+    .await
 }
 
 /// Streams `body` to every replica of `path` and answers after a quorum.
@@ -653,6 +665,57 @@ fn query_value(req: &http::request::Parts, name: &str) -> Option<String> {
                 .into_owned()
         })
     })
+}
+
+/// Copies an object as it is stored — headers, sysmeta and body; a
+/// manifest stays a manifest — to `account/container/name`, dated as the
+/// original unless `now`; `adjust` may change the headers first. Old
+/// versions are kept this way (Swift's versioned writes, S3 versions).
+pub(crate) async fn copy_stored(
+    proxy: &Proxy,
+    from: http::Response<Incoming>,
+    (account, container, name): (&str, &str, &str),
+    now: bool,
+    adjust: impl FnOnce(&mut HeaderMap),
+) -> StatusCode {
+    let (parts, mut body) = from.into_parts();
+    let mut h = HeaderMap::new();
+    for (k, v) in &parts.headers {
+        let n = k.as_str();
+        if n.starts_with("x-object-meta-")
+            || n.contains("-sysmeta-")
+            || matches!(
+                n,
+                "content-type"
+                    | "content-length"
+                    | "etag"
+                    | "x-object-manifest"
+                    | "x-static-large-object"
+                    | "x-timestamp"
+            )
+            || is_content_header(n)
+        {
+            h.append(k.clone(), v.clone());
+        }
+    }
+    if now || !h.contains_key("x-timestamp") {
+        set(&mut h, "x-timestamp", &now_timestamp());
+    }
+    adjust(&mut h);
+    let placement = proxy
+        .backend
+        .place(Kind::Object, RingPath::Object(account, container, name));
+    let path = format!("/{account}/{container}/{name}");
+    upload(
+        proxy,
+        &placement,
+        &path,
+        (account, container),
+        &h,
+        &mut body,
+    )
+    .await
+    .status()
 }
 
 /// The answer of the first replica that has the object (or answers a

@@ -337,6 +337,13 @@ pub async fn put(
     );
     set("content-length", json.len().to_string());
     set("x-timestamp", crate::object::now_timestamp());
+    let Some(info) = crate::db::container_info(proxy, account, container).await else {
+        return error(StatusCode::NOT_FOUND);
+    };
+    let at = (account, container, object);
+    if let Err(r) = crate::versioned::before_overwrite(proxy, at, &info, access).await {
+        return r;
+    }
     let placement = proxy
         .backend
         .place(Kind::Object, RingPath::Object(account, container, object));

@@ -242,36 +242,22 @@ async fn copy_stored(
     version: &str,
     dated: Dated,
 ) -> Result<bool, S3Error> {
-    let (parts, mut body) = from.into_parts();
-    let mut h = HeaderMap::new();
-    for (k, v) in &parts.headers {
-        let n = k.as_str();
-        if n.starts_with("x-object-meta-")
-            || n.contains("-sysmeta-")
-            || matches!(
-                n,
-                "content-type" | "content-length" | "etag" | "x-object-manifest" | "x-timestamp"
-            )
-            || crate::object::is_content_header(n)
-        {
-            h.append(k.clone(), v.clone());
-        }
-    }
-    h.remove(VERSION_ID);
-    if version != NULL {
-        if let Ok(v) = HeaderValue::from_str(version) {
-            h.insert(VERSION_ID, v);
-        }
-    }
-    if dated == Dated::Now || !h.contains_key("x-timestamp") {
-        if let Ok(v) = HeaderValue::from_str(&crate::object::now_timestamp()) {
-            h.insert("x-timestamp", v);
-        }
-    }
-    let (placement, path) = locate(proxy, c, to.0, to.1);
-    let resp =
-        crate::object::upload(proxy, &placement, &path, (&c.account, to.0), &h, &mut body).await;
-    match resp.status() {
+    let status = crate::object::copy_stored(
+        proxy,
+        from,
+        (&c.account, to.0, to.1),
+        dated == Dated::Now,
+        |h| {
+            h.remove(VERSION_ID);
+            if version != NULL {
+                if let Ok(v) = HeaderValue::from_str(version) {
+                    h.insert(VERSION_ID, v);
+                }
+            }
+        },
+    )
+    .await;
+    match status {
         StatusCode::CREATED => Ok(true),
         StatusCode::CONFLICT if dated == Dated::AsOriginal => Ok(false),
         s => Err(from_status(s, "NoSuchKey")),
