@@ -603,3 +603,119 @@ fn versioned_writes_stack_and_history() {
     upload("orphan", "o3");
     assert_eq!(current("orphan").as_deref(), Some("o3"));
 }
+
+/// Makes `name` in `dir`: a tar archive of `members` (path, text), written
+/// by Python's tarfile with `mode` ("w", "w:gz", "w:bz2").
+fn make_archive(dir: &std::path::Path, name: &str, mode: &str, members: &[(String, String)]) {
+    let spec = format!("{name}.json");
+    std::fs::write(dir.join(&spec), serde_json::to_string(members).unwrap()).unwrap();
+    let script = format!(
+        "import io, json, tarfile\nwith tarfile.open({name:?}, {mode:?}) as t:\n    for p, d in json.load(open({spec:?})):\n        b = d.encode()\n        i = tarfile.TarInfo(p)\n        i.size = len(b)\n        t.addfile(i, io.BytesIO(b))\n"
+    );
+    tool_ok("python", &[], &["-c", &script], dir);
+}
+
+#[test]
+fn extract_archives_and_their_bombs() {
+    let up = Up::start();
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path();
+    let st = st_env(&up);
+    let swift = |args: &[&str]| tool_ok("swift", &st, args, w);
+    let acct = account(&up, w);
+    let token = up.token();
+    let put = |path: &str, file: &str| {
+        let body = std::fs::read(w.join(file)).unwrap();
+        let r = request(
+            up.proxy,
+            "PUT",
+            &format!("/v1/{acct}{path}"),
+            &[
+                ("X-Auth-Token", token.as_str()),
+                ("Accept", "application/json"),
+            ],
+            &body,
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        serde_json::from_str::<serde_json::Value>(r.text().trim()).unwrap()
+    };
+    let m = |p: &str, d: &str| (p.to_string(), d.to_string());
+    // At the account: the first path component is the container.
+    make_archive(
+        w,
+        "a.tar.gz",
+        "w:gz",
+        &[
+            m("photos/2026/a.txt", "aaa"),
+            m("docs/b.txt", "bb"),
+            m("./docs/c.txt", "c"),
+        ],
+    );
+    let v = put("?extract-archive=tar.gz", "a.tar.gz");
+    assert_eq!(v["Number Files Created"], 3, "{v}");
+    assert_eq!(v["Response Status"], "201 Created");
+    assert_eq!(
+        swift(&["download", "photos", "2026/a.txt", "-o", "-"]),
+        "aaa"
+    );
+    assert_eq!(swift(&["list", "docs"]), "b.txt\nc.txt\n");
+    // Into a container under a prefix, from bzip2 and plain tar.
+    make_archive(w, "b.tar.bz2", "w:bz2", &[m("x/y.txt", "why")]);
+    let v = put("/docs/pre?extract-archive=tar.bz2", "b.tar.bz2");
+    assert_eq!(v["Number Files Created"], 1, "{v}");
+    assert_eq!(
+        swift(&["download", "docs", "pre/x/y.txt", "-o", "-"]),
+        "why"
+    );
+    make_archive(w, "c.tar", "w", &[m("plain.txt", "p")]);
+    assert_eq!(
+        put("/docs?extract-archive=tar", "c.tar")["Number Files Created"],
+        1
+    );
+    // Path traversal: refused, listed, nothing stored for it.
+    make_archive(
+        w,
+        "evil.tar",
+        "w",
+        &[
+            m("../../etc/passwd", "root"),
+            m("docs/../x", "x"),
+            m("docs/ok.txt", "ok"),
+        ],
+    );
+    let v = put("?extract-archive=tar", "evil.tar");
+    assert_eq!(v["Number Files Created"], 1, "{v}");
+    assert_eq!(v["Response Status"], "400 Bad Request");
+    assert_eq!(v["Errors"].as_array().unwrap().len(), 2, "{v}");
+    assert!(!swift(&["list"]).contains(".."));
+    // Too many files: the first 10,000 only, and the answer says so.
+    let many: Vec<(String, String)> = (0..10_001)
+        .map(|i| (format!("flood/{i}"), String::new()))
+        .collect();
+    make_archive(w, "many.tar", "w", &many);
+    let v = put("?extract-archive=tar", "many.tar");
+    assert_eq!(v["Number Files Created"], 10_000, "{v}");
+    assert_eq!(v["Response Status"], "413 Payload Too Large", "{v}");
+    // Not an archive, or an unknown format.
+    std::fs::write(w.join("junk.tar"), vec![7u8; 5000]).unwrap();
+    assert_eq!(
+        put("?extract-archive=tar", "junk.tar")["Response Status"],
+        "400 Bad Request"
+    );
+    let r = request(
+        up.proxy,
+        "PUT",
+        &format!("/v1/{acct}?extract-archive=zip"),
+        &[("X-Auth-Token", token.as_str())],
+        b"PK",
+    );
+    assert_eq!(r.status, 400);
+    let r = request(
+        up.proxy,
+        "PUT",
+        &format!("/v1/{acct}?extract-archive=tar"),
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 401);
+}

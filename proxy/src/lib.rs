@@ -18,6 +18,7 @@ mod cors;
 pub mod db;
 mod dlo;
 pub mod errors;
+pub mod extract;
 pub mod formpost;
 mod large;
 pub mod object;
@@ -26,6 +27,7 @@ pub mod quota;
 pub mod s3;
 pub mod server;
 pub mod slo;
+pub mod tar;
 pub mod tempurl;
 pub mod versioned;
 

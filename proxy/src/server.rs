@@ -344,6 +344,32 @@ async fn route(proxy: &Arc<Proxy>, req: Request, txn: &str, peer: SocketAddr) ->
         },
     };
     let downloading = req.method() == Method::GET;
+    if req.method() == Method::PUT {
+        if let Some(kind) = crate::extract::requested(req.uri().query()) {
+            let kind = match kind {
+                Ok(k) => k,
+                Err(r) => return r,
+            };
+            let (account, base) = match target {
+                Target::Account { account } => (account, (None, String::new())),
+                Target::Container { account, container } => {
+                    (account, (Some(container), String::new()))
+                }
+                Target::Object {
+                    account,
+                    container,
+                    object,
+                } => (
+                    account,
+                    (
+                        Some(container),
+                        format!("{}/", object.trim_end_matches('/')),
+                    ),
+                ),
+            };
+            return crate::extract::extract(proxy.clone(), account, base, access, kind, req).await;
+        }
+    }
     let mut resp = match target {
         Target::Object {
             account,
@@ -426,7 +452,8 @@ async fn authorize(proxy: &Proxy, req: &Request, target: &Target) -> Result<Acce
         // reseller admin's (as Swift's allow_account_management and
         // account_quotas have it).
         let method = req.method();
-        let managing = method == Method::PUT || method == Method::DELETE;
+        let bulk = has_query(req, "extract-archive") || has_query(req, "bulk-delete");
+        let managing = (method == Method::PUT || method == Method::DELETE) && !bulk;
         if managing && !proxy.config.allow_account_management {
             return Err(error(StatusCode::METHOD_NOT_ALLOWED));
         }
@@ -564,6 +591,10 @@ fn info(proxy: &Proxy) -> Response {
             "max_manifest_segments": crate::slo::MAX_SEGMENTS,
             "max_manifest_size": 8 * 1024 * 1024,
             "min_segment_size": 1,
+        },
+        "bulk_upload": {
+            "max_containers_per_extraction": crate::extract::MAX_CONTAINERS,
+            "max_failed_extractions": 1000,
         },
         "bulk_delete": {
             "max_deletes_per_request": crate::bulk::MAX_DELETES,
