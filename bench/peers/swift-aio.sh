@@ -90,7 +90,7 @@ log_level = WARNING"
 $common
 bind_port = 8080
 [pipeline:main]
-pipeline = catch_errors proxy-logging cache tempauth proxy-logging proxy-server
+pipeline = catch_errors proxy-logging cache tempauth slo proxy-logging proxy-server
 [app:proxy-server]
 use = egg:swift#proxy
 account_autocreate = true
@@ -100,6 +100,8 @@ user_test_tester = testing .admin
 [filter:cache]
 use = egg:swift#memcache
 memcache_servers = 127.0.0.1:11311
+[filter:slo]
+use = egg:swift#slo
 [filter:catch_errors]
 use = egg:swift#catch_errors
 [filter:proxy-logging]
