@@ -254,25 +254,16 @@ pub async fn delete(proxy: Arc<Proxy>, account: String, req: Request) -> Respons
 /// Deletes one line's object or container: Ok(2xx or 404), Err(status).
 async fn delete_one(proxy: &Proxy, account: &str, line: &str) -> Result<StatusCode, StatusCode> {
     let (container, object) = parse_line(line).ok_or(StatusCode::BAD_REQUEST)?;
-    let mut parts = http::Request::new(()).into_parts().0;
-    parts.method = Method::DELETE;
     let status = match object {
-        Some(o) => {
-            if o.len() > crate::server::MAX_OBJECT_NAME {
-                return Err(StatusCode::BAD_REQUEST);
-            }
-            let placement = proxy.backend.place(
-                crate::backend::Kind::Object,
-                stratus_ring::Path::Object(account, &container, &o),
-            );
-            let path = format!("/{account}/{container}/{o}");
-            crate::object::write_meta(proxy, &placement, &path, (account, &container), &parts)
+        Some(o) if o.len() > crate::server::MAX_OBJECT_NAME => return Err(StatusCode::BAD_REQUEST),
+        Some(o) => crate::subrequest::delete_object(proxy, (account, &container, &o)).await,
+        None => {
+            let mut parts = http::Request::new(()).into_parts().0;
+            parts.method = Method::DELETE;
+            crate::db::container(proxy, account, &container, &parts)
                 .await
                 .status()
         }
-        None => crate::db::container(proxy, account, &container, &parts)
-            .await
-            .status(),
     };
     if status.is_success() || status == StatusCode::NOT_FOUND {
         Ok(status)

@@ -239,21 +239,8 @@ async fn store(
         crate::object::guess_content_type(object).to_string(),
     );
     set("x-timestamp", crate::object::now_timestamp());
-    let placement = proxy.backend.place(
-        crate::backend::Kind::Object,
-        stratus_ring::Path::Object(account, container, object),
-    );
-    let path = format!("/{account}/{container}/{object}");
     let mut body = MemberBody { tar, failed: false };
-    let r = crate::object::upload(
-        proxy,
-        &placement,
-        &path,
-        (account, container),
-        &h,
-        &mut body,
-    )
-    .await;
+    let r = crate::subrequest::upload_to(proxy, (account, container, object), &h, &mut body).await;
     if body.failed {
         return Err(StatusCode::BAD_REQUEST);
     }

@@ -500,26 +500,13 @@ async fn store<S: FormSource>(
             "Upload exceeds quota.".into(),
         ));
     }
-    let placement = proxy.backend.place(
-        crate::backend::Kind::Object,
-        stratus_ring::Path::Object(account, container, name),
-    );
-    let path = format!("/{account}/{container}/{name}");
     let mut file = FileBody {
         form,
         left: max_size,
         too_big: false,
         failed: false,
     };
-    let resp = crate::object::upload(
-        proxy,
-        &placement,
-        &path,
-        (account, container),
-        &h,
-        &mut file,
-    )
-    .await;
+    let resp = crate::subrequest::upload_to(proxy, (account, container, name), &h, &mut file).await;
     if file.too_big {
         return Err((StatusCode::BAD_REQUEST, "max_file_size exceeded".into()));
     }

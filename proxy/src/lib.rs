@@ -27,6 +27,7 @@ pub mod quota;
 pub mod s3;
 pub mod server;
 pub mod slo;
+pub mod subrequest;
 pub mod tar;
 pub mod tempurl;
 pub mod versioned;

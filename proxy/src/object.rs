@@ -667,57 +667,6 @@ fn query_value(req: &http::request::Parts, name: &str) -> Option<String> {
     })
 }
 
-/// Copies an object as it is stored — headers, sysmeta and body; a
-/// manifest stays a manifest — to `account/container/name`, dated as the
-/// original unless `now`; `adjust` may change the headers first. Old
-/// versions are kept this way (Swift's versioned writes, S3 versions).
-pub(crate) async fn copy_stored(
-    proxy: &Proxy,
-    from: http::Response<Incoming>,
-    (account, container, name): (&str, &str, &str),
-    now: bool,
-    adjust: impl FnOnce(&mut HeaderMap),
-) -> StatusCode {
-    let (parts, mut body) = from.into_parts();
-    let mut h = HeaderMap::new();
-    for (k, v) in &parts.headers {
-        let n = k.as_str();
-        if n.starts_with("x-object-meta-")
-            || n.contains("-sysmeta-")
-            || matches!(
-                n,
-                "content-type"
-                    | "content-length"
-                    | "etag"
-                    | "x-object-manifest"
-                    | "x-static-large-object"
-                    | "x-timestamp"
-            )
-            || is_content_header(n)
-        {
-            h.append(k.clone(), v.clone());
-        }
-    }
-    if now || !h.contains_key("x-timestamp") {
-        set(&mut h, "x-timestamp", &now_timestamp());
-    }
-    adjust(&mut h);
-    let placement = proxy
-        .backend
-        .place(Kind::Object, RingPath::Object(account, container, name));
-    let path = format!("/{account}/{container}/{name}");
-    upload(
-        proxy,
-        &placement,
-        &path,
-        (account, container),
-        &h,
-        &mut body,
-    )
-    .await
-    .status()
-}
-
 /// The answer of the first replica that has the object (or answers a
 /// conditional or range request), never one older than a tombstone
 /// another replica reported.

@@ -344,20 +344,8 @@ pub async fn put(
     if let Err(r) = crate::versioned::before_overwrite(proxy, at, &info, access).await {
         return r;
     }
-    let placement = proxy
-        .backend
-        .place(Kind::Object, RingPath::Object(account, container, object));
-    let path = format!("/{account}/{container}/{object}");
     let mut body = stratus_common::body::Body::full(Bytes::from(json));
-    let mut r = crate::object::upload(
-        proxy,
-        &placement,
-        &path,
-        (account, container),
-        &h,
-        &mut body,
-    )
-    .await;
+    let mut r = crate::subrequest::upload_to(proxy, at, &h, &mut body).await;
     if r.status() == StatusCode::CREATED {
         if let Ok(v) = HeaderValue::from_str(&format!("\"{etag}\"")) {
             r.headers_mut().insert("etag", v);
@@ -578,15 +566,7 @@ pub async fn delete(
             outcome.errors.push((name.clone(), "403 Forbidden".into()));
             continue;
         }
-        let placement = proxy
-            .backend
-            .place(Kind::Object, RingPath::Object(account, c, o));
-        let mut parts = http::Request::new(()).into_parts().0;
-        parts.method = Method::DELETE;
-        let p = format!("/{account}/{c}/{o}");
-        let status = crate::object::write_meta(proxy, &placement, &p, (account, c), &parts)
-            .await
-            .status();
+        let status = crate::subrequest::delete_object(proxy, (account, c, o)).await;
         match status {
             s if s.is_success() => deleted += 1,
             StatusCode::NOT_FOUND => not_found += 1,

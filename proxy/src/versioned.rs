@@ -7,7 +7,7 @@
 //! back; in history mode it archives the object and leaves a delete
 //! marker there instead.
 
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use stratus_ring::Path as RingPath;
 
 use crate::access::Access;
@@ -119,7 +119,8 @@ async fn archive_current(
         .to_string();
     let name = format!("{}{ts}", prefix(object));
     let status =
-        crate::object::copy_stored(proxy, current, (account, archive, &name), false, |_| {}).await;
+        crate::subrequest::copy_stored(proxy, current, (account, archive, &name), false, |_| {})
+            .await;
     // 409: that version is archived already.
     if status == StatusCode::CREATED || status == StatusCode::CONFLICT {
         Ok(())
@@ -142,15 +143,7 @@ pub async fn before_overwrite(
 }
 
 async fn remove(proxy: &Proxy, account: &str, container: &str, object: &str) -> StatusCode {
-    let placement = proxy
-        .backend
-        .place(Kind::Object, RingPath::Object(account, container, object));
-    let path = format!("/{account}/{container}/{object}");
-    let mut parts = http::Request::new(()).into_parts().0;
-    parts.method = Method::DELETE;
-    crate::object::write_meta(proxy, &placement, &path, (account, container), &parts)
-        .await
-        .status()
+    crate::subrequest::delete_object(proxy, (account, container, object)).await
 }
 
 /// The newest archived version of `object`, if any.
@@ -202,31 +195,9 @@ pub async fn delete(
                 return Some(r);
             }
             let marker = format!("{}{}", prefix(object), crate::object::now_timestamp());
-            let mut h = HeaderMap::new();
-            h.insert("content-length", HeaderValue::from_static("0"));
-            h.insert(
-                "content-type",
-                HeaderValue::from_static("application/x-deleted;swift_versions_deleted=1"),
-            );
-            if let Ok(v) = HeaderValue::from_str(&crate::object::now_timestamp()) {
-                h.insert("x-timestamp", v);
-            }
-            let placement = proxy
-                .backend
-                .place(Kind::Object, RingPath::Object(account, &archive, &marker));
-            let path = format!("/{account}/{archive}/{marker}");
-            let mut nothing = stratus_common::body::Body::empty();
-            let r = crate::object::upload(
-                proxy,
-                &placement,
-                &path,
-                (account, &archive),
-                &h,
-                &mut nothing,
-            )
-            .await;
-            if r.status() != StatusCode::CREATED {
-                return Some(error(r.status()));
+            let s = crate::subrequest::put_delete_marker(proxy, (account, &archive, &marker)).await;
+            if s != StatusCode::CREATED {
+                return Some(error(s));
             }
             done(remove(proxy, account, container, object).await)
         }
@@ -241,7 +212,7 @@ pub async fn delete(
             // The newest archived version becomes the object again.
             match stored(proxy, account, &archive, &previous, Method::GET).await {
                 Ok(Some(from)) => {
-                    let s = crate::object::copy_stored(proxy, from, at, true, |_| {}).await;
+                    let s = crate::subrequest::copy_stored(proxy, from, at, true, |_| {}).await;
                     if s != StatusCode::CREATED {
                         return Some(error(s));
                     }

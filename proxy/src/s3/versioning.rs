@@ -242,7 +242,7 @@ async fn copy_stored(
     version: &str,
     dated: Dated,
 ) -> Result<bool, S3Error> {
-    let status = crate::object::copy_stored(
+    let status = crate::subrequest::copy_stored(
         proxy,
         from,
         (&c.account, to.0, to.1),
@@ -402,28 +402,10 @@ pub async fn delete_current(
         version.parse().unwrap_or_else(|_| Timestamp::now().ticks)
     };
     let name = Archived::name(key, ticks, null, true);
-    let mut h = HeaderMap::new();
-    h.insert("content-length", HeaderValue::from_static("0"));
-    h.insert(
-        "content-type",
-        HeaderValue::from_static("application/x-deleted;swift_versions_deleted=1"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&crate::object::now_timestamp()) {
-        h.insert("x-timestamp", v);
-    }
     let container = versions_container(bucket);
-    let (placement, path) = locate(proxy, c, &container, &name);
-    let resp = crate::object::upload(
-        proxy,
-        &placement,
-        &path,
-        (&c.account, &container),
-        &h,
-        &mut stratus_common::body::Body::empty(),
-    )
-    .await;
-    if resp.status() != StatusCode::CREATED {
-        return Err(from_status(resp.status(), "NoSuchKey"));
+    let status = crate::subrequest::put_delete_marker(proxy, (&c.account, &container, &name)).await;
+    if status != StatusCode::CREATED {
+        return Err(from_status(status, "NoSuchKey"));
     }
     Ok(Deleted {
         version_id: Some(version),
