@@ -107,6 +107,12 @@ fn tempurls_from_swift_tempurl() {
         swift(&["download", "docs", "uploaded.bin", "-o", "-"]),
         "via tempurl"
     );
+    // A PUT URL makes no manifest that could reach other objects.
+    let manifest = format!("{put_url}&multipart-manifest=put");
+    let slo = br#"[{"path":"/docs/dir/report.txt"}]"#;
+    assert_eq!(request(up.proxy, "PUT", &manifest, &[], slo).status, 401);
+    let dlo = [("X-Object-Manifest", "docs/dir/")];
+    assert_eq!(request(up.proxy, "PUT", &put_url, &dlo, b"").status, 401);
     // Prefix-based: any object under the prefix.
     let prefix_url = tempurl(&[
         "--prefix-based",

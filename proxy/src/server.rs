@@ -331,13 +331,23 @@ async fn route(proxy: &Arc<Proxy>, req: Request, txn: &str, peer: SocketAddr) ->
                 if !t.allows(req.method(), &path, peer.ip(), now_secs(), &keys) {
                     return crate::tempurl::invalid();
                 }
+                // It names one object: no manifests reaching elsewhere, no
+                // bulk operations.
+                let reaching = has_query(&req, "multipart-manifest")
+                    || has_query(&req, "extract-archive")
+                    || req.headers().contains_key("x-object-manifest");
+                if reaching && req.method() != Method::GET && req.method() != Method::HEAD {
+                    return crate::tempurl::invalid();
+                }
                 Some((t, path))
             }
         },
         _ => None,
     };
     let access = match temp_url {
-        Some(_) => Access::owner(),
+        // Its object may be a large object whose segments are elsewhere in
+        // the account: those are read, never written.
+        Some(_) => Access::reader(Vec::new()),
         None => match authorize(proxy, &req, &target).await {
             Ok(a) => a,
             Err(r) => return r,
