@@ -258,9 +258,8 @@ async fn delete_one(proxy: &Proxy, account: &str, line: &str) -> Result<StatusCo
         Some(o) if o.len() > crate::server::MAX_OBJECT_NAME => return Err(StatusCode::BAD_REQUEST),
         Some(o) => crate::subrequest::delete_object(proxy, (account, &container, &o)).await,
         None => {
-            let mut parts = http::Request::new(()).into_parts().0;
-            parts.method = Method::DELETE;
-            crate::db::container(proxy, account, &container, &parts)
+            let delete = crate::subrequest::parts(Method::DELETE, "");
+            crate::db::container(proxy, account, &container, &delete)
                 .await
                 .status()
         }

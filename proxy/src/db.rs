@@ -332,8 +332,7 @@ pub async fn account_info(proxy: &Proxy, account: &str) -> AccountInfo {
             }
         }
     }
-    let mut head = http::Request::new(()).into_parts().0;
-    head.method = Method::HEAD;
+    let head = crate::subrequest::parts(Method::HEAD, "");
     let resp = account_request(proxy, account, &head).await;
     let info = if resp.status().is_success() {
         AccountInfo {

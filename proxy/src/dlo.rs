@@ -75,24 +75,6 @@ pub async fn serve(
         Ok(s) => s,
         Err(s) => return error(s),
     };
-    let mut headers = HeaderMap::new();
-    for (k, v) in head {
-        let n = k.as_str();
-        if n.starts_with("x-object-meta-")
-            || n.starts_with("x-object-sysmeta-")
-            || matches!(
-                n,
-                "content-type"
-                    | "last-modified"
-                    | "x-timestamp"
-                    | "x-object-manifest"
-                    | "content-disposition"
-                    | "content-encoding"
-            )
-        {
-            headers.insert(k.clone(), v.clone());
-        }
-    }
     let pieces = segs
         .into_iter()
         .map(|s| Piece {
@@ -103,5 +85,13 @@ pub async fn serve(
             etag: None,
         })
         .collect();
-    crate::large::answer(proxy, account, method, req, headers, &etag, pieces)
+    crate::large::answer(
+        proxy,
+        account,
+        method,
+        req,
+        (head, "x-object-manifest"),
+        &etag,
+        pieces,
+    )
 }

@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, BufReader};
 use crate::access::Access;
 use crate::bulk::{Format, Outcome};
 use crate::errors::{explain, Response};
-use crate::object::UploadSource;
+use crate::replicas::UploadSource;
 use crate::server::{Proxy, Request, MAX_FILE_SIZE, MAX_OBJECT_NAME};
 use crate::tar::{Kind, TarReader};
 
@@ -114,7 +114,7 @@ pub async fn extract(
         let mut tar = TarReader::new(reader(body, compression));
         let mut out = Outcome::default();
         let mut created = 0u64;
-        let mut made: Vec<String> = Vec::new();
+        let mut made = std::collections::HashSet::new();
         let mut cut_short: Option<(StatusCode, String)> = None;
         loop {
             let member = match tar.next().await {
@@ -201,22 +201,21 @@ async fn store(
     (container, object): (&str, &str),
     size: u64,
     tar: &mut TarReader<Reader>,
-    made: &mut Vec<String>,
+    made: &mut std::collections::HashSet<String>,
 ) -> Result<(), StatusCode> {
-    if !made.iter().any(|c| c == container) {
+    if !made.contains(container) {
         let info = crate::db::container_info(proxy, account, container).await;
         if info.is_none() {
             if made.len() >= MAX_CONTAINERS || !access.may_write(proxy, account, container).await {
                 return Err(StatusCode::FORBIDDEN);
             }
-            let mut parts = http::Request::new(()).into_parts().0;
-            parts.method = http::Method::PUT;
-            let r = crate::db::container(proxy, account, container, &parts).await;
+            let put = crate::subrequest::parts(http::Method::PUT, "");
+            let r = crate::db::container(proxy, account, container, &put).await;
             if !r.status().is_success() {
                 return Err(r.status());
             }
         }
-        made.push(container.to_string());
+        made.insert(container.to_string());
     }
     if !access.may_write(proxy, account, container).await {
         return Err(StatusCode::FORBIDDEN);
@@ -252,12 +251,9 @@ async fn store(
 
 /// The `?extract-archive=` value, checked.
 pub fn requested(query: Option<&str>) -> Option<Result<Compression, Response>> {
-    let value = query?.split('&').find_map(|p| {
-        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-        (k == "extract-archive").then_some(v)
-    })?;
+    let value = crate::server::query_param(query, "extract-archive")?;
     Some(
-        Compression::parse(value)
+        Compression::parse(&value)
             .ok_or_else(|| explain(StatusCode::BAD_REQUEST, "Unsupported archive format")),
     )
 }

@@ -14,7 +14,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::errors::{explain, Response};
-use crate::object::UploadSource;
+use crate::replicas::UploadSource;
 use crate::server::Proxy;
 
 /// The longest form value, and the longest part header section.

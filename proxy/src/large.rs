@@ -82,20 +82,39 @@ pub fn precondition(req: &HeaderMap, etag: &str, method: &Method) -> Option<Stat
     None
 }
 
+/// The manifest's headers a large object answers with: its metadata,
+/// content headers, times and the manifest marker (`marker`).
+fn whole_headers(manifest: &HeaderMap, marker: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (k, v) in manifest {
+        let n = k.as_str();
+        if n.starts_with("x-object-meta-")
+            || n.starts_with("x-object-sysmeta-")
+            || n == marker
+            || matches!(n, "last-modified" | "x-timestamp")
+            || crate::object::is_content_header(n)
+        {
+            headers.insert(k.clone(), v.clone());
+        }
+    }
+    headers
+}
+
 /// Answers a GET or HEAD of a large object made of `pieces`, with the
-/// manifest's `headers` and the whole's `etag`.
+/// headers of its `manifest` (marked by the `marker` header) and the
+/// whole's `etag`.
 pub fn answer(
     proxy: Arc<Proxy>,
     account: &str,
     method: &Method,
     req: &HeaderMap,
-    headers: HeaderMap,
+    (manifest, marker): (&HeaderMap, &str),
     etag: &str,
     pieces: Vec<Piece>,
 ) -> Response {
     let total: u64 = pieces.iter().map(Piece::len).sum();
     let mut r = empty(StatusCode::OK);
-    *r.headers_mut() = headers;
+    *r.headers_mut() = whole_headers(manifest, marker);
     let set = |r: &mut Response, n: &'static str, v: String| {
         if let Ok(v) = HeaderValue::from_str(&v) {
             r.headers_mut().insert(n, v);

@@ -24,6 +24,7 @@ mod large;
 pub mod object;
 pub mod quorum;
 pub mod quota;
+pub mod replicas;
 pub mod s3;
 pub mod server;
 pub mod slo;

@@ -1,6 +1,6 @@
-//! Object controller: PUT streams to every replica at once and answers
-//! after a quorum; GET and HEAD read one replica and fail over; DELETE and
-//! POST go to every replica.
+//! Object controller: PUT (written to every replica by [`crate::replicas`]),
+//! COPY and X-Copy-From; GET and HEAD read one replica and fail over, large
+//! objects answering for their whole; DELETE and POST go to every replica.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -14,7 +14,8 @@ use stratus_ring::Path as RingPath;
 use crate::access::Access;
 use crate::backend::{Call, Kind, Placement};
 use crate::errors::{empty, error, explain, Response};
-use crate::quorum::{best_status, fanout, quorum};
+use crate::quorum::{best_status, fanout};
+use crate::replicas::{container_update, upload};
 use crate::server::{Proxy, Request, MAX_FILE_SIZE};
 
 /// A request timestamp in Swift's form.
@@ -110,7 +111,7 @@ pub async fn handle(
         .backend
         .place(Kind::Object, RingPath::Object(account, container, object));
     let (parts, body) = req.into_parts();
-    let manifest_op = query_value(&parts, "multipart-manifest");
+    let manifest_op = crate::server::query_param(parts.uri.query(), "multipart-manifest");
     match (&parts.method, manifest_op.as_deref()) {
         (&Method::PUT, Some("put")) => {
             return crate::slo::put(proxy, (account, container, object), access, parts, body).await
@@ -162,20 +163,6 @@ fn delete_at(h: &HeaderMap) -> Result<Option<String>, Response> {
         }
         other => Ok(other.map(str::to_string)),
     }
-}
-
-/// The container servers' coordinates for the i-th object replica.
-fn container_update(proxy: &Proxy, account: &str, container: &str, i: usize, h: &mut HeaderMap) {
-    let c = proxy
-        .backend
-        .place(Kind::Container, RingPath::Container(account, container));
-    if c.primaries.is_empty() {
-        return;
-    }
-    let node = &c.primaries[i % c.primaries.len()];
-    set(h, "x-container-host", &node.addr);
-    set(h, "x-container-device", &node.device);
-    set(h, "x-container-partition", &c.partition.to_string());
 }
 
 fn base_headers(req: &http::HeaderMap) -> HeaderMap {
@@ -403,206 +390,6 @@ async fn copy(
     .await
 }
 
-/// Streams `body` to every replica of `path` and answers after a quorum.
-/// Where an upload's bytes come from: the client's body as it arrives,
-/// or one decoded on the way (S3's aws-chunked).
-pub trait UploadSource: Send {
-    /// The next piece; None at the end; Err(status) if the client failed.
-    fn next_chunk(
-        &mut self,
-    ) -> impl std::future::Future<Output = Option<Result<bytes::Bytes, StatusCode>>> + Send;
-
-    /// Room for sysmeta known only at the body's end (S3's trailing
-    /// checksums), sent to the object servers as a footer; 0 for none.
-    fn footer_len(&self) -> usize {
-        0
-    }
-
-    /// Once the body ended: the footer's sysmeta headers.
-    fn footer(&self) -> Vec<(String, String)> {
-        Vec::new()
-    }
-}
-
-/// The object servers' footer header (see the storage node).
-const FOOTER_HEADER: &str = "x-backend-footer-v1";
-
-/// A footer: JSON, space-padded to exactly `len` bytes.
-fn render_footer(sysmeta: Vec<(String, String)>, len: usize) -> Option<bytes::Bytes> {
-    let map: std::collections::BTreeMap<String, String> = sysmeta.into_iter().collect();
-    let json = serde_json::to_string(&map).ok()?;
-    (json.len() <= len).then(|| bytes::Bytes::from(format!("{json:<len$}")))
-}
-
-impl UploadSource for Incoming {
-    async fn next_chunk(&mut self) -> Option<Result<bytes::Bytes, StatusCode>> {
-        loop {
-            match tokio::time::timeout(Duration::from_secs(60), self.frame()).await {
-                Err(_) => return Some(Err(StatusCode::REQUEST_TIMEOUT)),
-                Ok(None) => return None,
-                // 499: the client went away mid-body.
-                Ok(Some(Err(_))) => {
-                    return Some(Err(
-                        StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST)
-                    ))
-                }
-                Ok(Some(Ok(f))) => {
-                    if let Ok(data) = f.into_data() {
-                        return Some(Ok(data));
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Streams `body` to every replica at once and answers after a quorum.
-pub(crate) async fn upload(
-    proxy: &Proxy,
-    placement: &Placement,
-    path: &str,
-    names: (&str, &str),
-    headers: &HeaderMap,
-    body: &mut impl UploadSource,
-) -> Response {
-    let (account, container) = names;
-    let footer_len = body.footer_len();
-    let mut headers = headers.clone();
-    if footer_len > 0 {
-        let Some(len) = header(&headers, "content-length").and_then(|l| l.parse::<u64>().ok())
-        else {
-            return error(StatusCode::LENGTH_REQUIRED);
-        };
-        set(
-            &mut headers,
-            "content-length",
-            &(len + footer_len as u64).to_string(),
-        );
-        set(&mut headers, FOOTER_HEADER, &footer_len.to_string());
-    }
-    // Connect to every replica first, a handoff standing in for a primary
-    // that cannot be reached.
-    let backend = &proxy.backend;
-    let n = placement.primaries.len();
-    let mut streams = Vec::new();
-    let mut pending = Vec::new();
-    for (i, conn) in crate::quorum::connect_replicas(backend, placement).await {
-        let mut h = headers.clone();
-        container_update(proxy, account, container, i, &mut h);
-        let (tx, body) = Body::channel();
-        streams.push(tx);
-        let node = conn.node.clone();
-        pending.push(async move {
-            let r = backend
-                .send_upload(
-                    conn,
-                    Call {
-                        method: Method::PUT,
-                        partition: placement.partition,
-                        path,
-                        query: None,
-                        headers: &h,
-                    },
-                    body,
-                )
-                .await;
-            match r {
-                Ok(resp) => Some((resp.status(), resp.headers().clone())),
-                Err(e) => {
-                    backend.record_error(&node, &e);
-                    None
-                }
-            }
-        });
-    }
-    if streams.len() < quorum(n) {
-        return error(StatusCode::SERVICE_UNAVAILABLE);
-    }
-    let responses = futures_util::future::join_all(pending);
-    let pump = async move {
-        let result = loop {
-            let chunk = match body.next_chunk().await {
-                None if footer_len > 0 => {
-                    let Some(footer) = render_footer(body.footer(), footer_len) else {
-                        break Err(StatusCode::INTERNAL_SERVER_ERROR);
-                    };
-                    for tx in &streams {
-                        let _ = tx.send(Ok(footer.clone())).await;
-                    }
-                    break Ok(());
-                }
-                None => break Ok(()),
-                Some(Err(status)) => break Err(status),
-                Some(Ok(chunk)) => chunk,
-            };
-            // A replica that stopped reading is dropped; the rest go on.
-            let mut alive = Vec::with_capacity(streams.len());
-            for tx in streams.drain(..) {
-                if tx.send(Ok(chunk.clone())).await.is_ok() {
-                    alive.push(tx);
-                }
-            }
-            streams = alive;
-            if streams.len() < quorum(n) {
-                break Err(StatusCode::SERVICE_UNAVAILABLE);
-            }
-        };
-        if result.is_err() {
-            // Abort the uploads so no replica stores a truncated object.
-            for tx in &streams {
-                let _ = tx
-                    .send(Err(std::io::Error::other("client upload failed")))
-                    .await;
-            }
-        }
-        result
-    };
-    // Drive uploads and pump together until the body is sent, then give
-    // the replicas node_timeout to answer.
-    let mut responses = std::pin::pin!(responses);
-    let (early, pumped) =
-        match futures_util::future::select(std::pin::pin!(pump), responses.as_mut()).await {
-            futures_util::future::Either::Left((r, _)) => (None, r),
-            futures_util::future::Either::Right((answers, pump)) => (Some(answers), pump.await),
-        };
-    let answers = match early {
-        Some(a) => a,
-        None => match tokio::time::timeout(proxy.backend.node_timeout, responses).await {
-            Ok(a) => a,
-            Err(_) => return error(StatusCode::SERVICE_UNAVAILABLE),
-        },
-    };
-    if let Err(status) = pumped {
-        // Replicas that refused early (full, conflict) explain better.
-        let early = best_status(&answers, n);
-        return error(if early.is_client_error() || early.as_u16() == 507 {
-            early
-        } else {
-            status
-        });
-    }
-    let status = best_status(&answers, n);
-    if status != StatusCode::CREATED {
-        return error(status);
-    }
-    let mut r = empty(StatusCode::CREATED);
-    let etag = answers
-        .iter()
-        .flatten()
-        .filter(|(s, _)| *s == StatusCode::CREATED)
-        .find_map(|(_, h)| header(h, "etag").map(str::to_string));
-    if let Some(etag) = etag {
-        set(r.headers_mut(), "etag", &etag);
-    }
-    set(
-        r.headers_mut(),
-        "last-modified",
-        &httpdate::fmt_http_date(SystemTime::now()),
-    );
-    set(r.headers_mut(), "content-type", "text/html; charset=UTF-8");
-    r
-}
-
 pub(crate) async fn get(
     proxy: &Arc<Proxy>,
     placement: &Placement,
@@ -616,7 +403,8 @@ pub(crate) async fn get(
         Ok(resp) => resp,
         Err(status) => return error(status),
     };
-    let manifest_itself = query_value(req, "multipart-manifest").as_deref() == Some("get");
+    let manifest_itself =
+        crate::server::query_param(req.uri.query(), "multipart-manifest").as_deref() == Some("get");
     // A large object answers for its whole, whatever the manifest's own
     // answer to the range or conditions was (its headers come with any).
     let dlo = header(resp.headers(), "x-object-manifest").map(str::to_string);
@@ -630,7 +418,8 @@ pub(crate) async fn get(
     if crate::slo::is_slo(resp.headers()) && answered {
         if manifest_itself {
             drop(resp);
-            let raw = query_value(req, "format").as_deref() == Some("raw");
+            let raw =
+                crate::server::query_param(req.uri.query(), "format").as_deref() == Some("raw");
             return crate::slo::manifest(proxy, placement, path, raw).await;
         }
         let at = (account, placement, path);
@@ -653,18 +442,6 @@ pub(crate) async fn get(
         }
         _ => relay(resp, proxy.backend.node_timeout),
     }
-}
-
-/// A query parameter's decoded value ("" when it has none).
-fn query_value(req: &http::request::Parts, name: &str) -> Option<String> {
-    req.uri.query()?.split('&').find_map(|p| {
-        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-        (k == name).then(|| {
-            percent_encoding::percent_decode_str(v)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-    })
 }
 
 /// The answer of the first replica that has the object (or answers a

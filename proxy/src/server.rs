@@ -416,9 +416,18 @@ async fn route(proxy: &Arc<Proxy>, req: Request, txn: &str, peer: SocketAddr) ->
 
 /// Whether the query has parameter `name` (with a value or not).
 fn has_query(req: &Request, name: &str) -> bool {
-    req.uri().query().is_some_and(|q| {
-        q.split('&')
-            .any(|p| p.split_once('=').map_or(p, |(k, _)| k) == name)
+    query_param(req.uri().query(), name).is_some()
+}
+
+/// A query parameter's decoded value ("" when it has none), if present.
+pub(crate) fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        (k == name).then(|| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
     })
 }
 

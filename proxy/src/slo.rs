@@ -130,15 +130,9 @@ async fn head(
     container: &str,
     object: &str,
 ) -> Result<HeaderMap, StatusCode> {
-    let placement = proxy
-        .backend
-        .place(Kind::Object, RingPath::Object(account, container, object));
-    let path = format!("/{account}/{container}/{object}");
-    let r = crate::object::fetch(proxy, &placement, &path, &HeaderMap::new(), Method::HEAD).await?;
-    if r.status().is_success() {
-        Ok(r.headers().clone())
-    } else {
-        Err(r.status())
+    match crate::subrequest::stored(proxy, (account, container, object), Method::HEAD).await? {
+        Some(r) => Ok(r.headers().clone()),
+        None => Err(StatusCode::NOT_FOUND),
     }
 }
 
@@ -361,6 +355,13 @@ async fn read_manifest(
     path: &str,
 ) -> Result<(HeaderMap, Vec<Segment>), StatusCode> {
     let resp = crate::object::fetch(proxy, placement, path, &HeaderMap::new(), Method::GET).await?;
+    parse_manifest(resp).await
+}
+
+/// A manifest from the object servers' whole answer to its GET.
+async fn parse_manifest(
+    resp: http::Response<hyper::body::Incoming>,
+) -> Result<(HeaderMap, Vec<Segment>), StatusCode> {
     if !resp.status().is_success() {
         return Err(resp.status());
     }
@@ -444,8 +445,25 @@ pub async fn serve(
     req: &HeaderMap,
     first: http::Response<hyper::body::Incoming>,
 ) -> Response {
-    drop(first);
-    let (h, segments) = match read_manifest(&proxy, placement, path).await {
+    // A plain GET already brought the whole manifest; a HEAD, a range or
+    // a condition (which apply to the whole, not the manifest) did not.
+    let conditional = [
+        "range",
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+        "if-unmodified-since",
+    ]
+    .iter()
+    .any(|n| req.contains_key(*n));
+    let whole = *method == Method::GET && first.status() == StatusCode::OK && !conditional;
+    let manifest = if whole {
+        parse_manifest(first).await
+    } else {
+        drop(first);
+        read_manifest(&proxy, placement, path).await
+    };
+    let (h, segments) = match manifest {
         Ok(m) => m,
         Err(s) => return error(s),
     };
@@ -454,19 +472,7 @@ pub async fn serve(
         Ok(p) => p,
         Err(s) => return error(s),
     };
-    let mut headers = HeaderMap::new();
-    for (k, v) in &h {
-        let n = k.as_str();
-        if n.starts_with("x-object-meta-")
-            || n.starts_with("x-object-sysmeta-")
-            || n == SLO_HEADER
-            || matches!(n, "content-type" | "last-modified" | "x-timestamp")
-            || crate::object::is_content_header(n)
-        {
-            headers.insert(k.clone(), v.clone());
-        }
-    }
-    crate::large::answer(proxy, account, method, req, headers, &etag, pieces)
+    crate::large::answer(proxy, account, method, req, (&h, SLO_HEADER), &etag, pieces)
 }
 
 /// `?multipart-manifest=get&format=raw`: the manifest as a client PUTs it.

@@ -10,12 +10,46 @@ use stratus_ring::Path as RingPath;
 
 use crate::backend::Kind;
 use crate::errors::Response;
-use crate::object::{is_content_header, now_timestamp, upload, write_meta, UploadSource};
+use crate::object::{is_content_header, now_timestamp, write_meta};
+use crate::replicas::{upload, UploadSource};
 use crate::server::Proxy;
 
 fn set(h: &mut HeaderMap, n: &'static str, v: &str) {
     if let Ok(v) = http::HeaderValue::from_str(v) {
         h.insert(n, v);
+    }
+}
+
+/// Request parts for a controller: `method` with `query` ("" for none).
+pub fn parts(method: Method, query: &str) -> http::request::Parts {
+    let uri = if query.is_empty() {
+        "/".to_string()
+    } else {
+        format!("/?{query}")
+    };
+    let mut p = http::Request::new(()).into_parts().0;
+    p.method = method;
+    p.uri = uri.parse().unwrap_or_default();
+    p
+}
+
+/// The object `account/container/name` as stored (a manifest as itself,
+/// HEAD or GET): None when there is none, Err for any other failure.
+pub async fn stored(
+    proxy: &Proxy,
+    (account, container, name): (&str, &str, &str),
+    method: Method,
+) -> Result<Option<http::Response<Incoming>>, StatusCode> {
+    let placement = proxy
+        .backend
+        .place(Kind::Object, RingPath::Object(account, container, name));
+    let path = format!("/{account}/{container}/{name}");
+    match crate::object::fetch(proxy, &placement, &path, &HeaderMap::new(), method).await {
+        Ok(r) if r.status().is_success() => Ok(Some(r)),
+        Ok(r) if r.status() == StatusCode::NOT_FOUND => Ok(None),
+        Err(StatusCode::NOT_FOUND) => Ok(None),
+        Ok(r) => Err(r.status()),
+        Err(s) => Err(s),
     }
 }
 
@@ -50,11 +84,15 @@ pub async fn delete_object(
         .backend
         .place(Kind::Object, RingPath::Object(account, container, name));
     let path = format!("/{account}/{container}/{name}");
-    let mut parts = http::Request::new(()).into_parts().0;
-    parts.method = Method::DELETE;
-    write_meta(proxy, &placement, &path, (account, container), &parts)
-        .await
-        .status()
+    write_meta(
+        proxy,
+        &placement,
+        &path,
+        (account, container),
+        &parts(Method::DELETE, ""),
+    )
+    .await
+    .status()
 }
 
 /// Writes a versioning delete marker (an empty object of Swift's

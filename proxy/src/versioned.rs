@@ -8,10 +8,8 @@
 //! marker there instead.
 
 use http::{HeaderMap, Method, StatusCode};
-use stratus_ring::Path as RingPath;
 
 use crate::access::Access;
-use crate::backend::Kind;
 use crate::db::ContainerInfo;
 use crate::errors::{empty, error, Response};
 use crate::server::Proxy;
@@ -57,26 +55,6 @@ pub fn check_settings(h: &HeaderMap) -> Result<(), Response> {
     Ok(())
 }
 
-async fn stored(
-    proxy: &Proxy,
-    account: &str,
-    container: &str,
-    object: &str,
-    method: Method,
-) -> Result<Option<http::Response<hyper::body::Incoming>>, StatusCode> {
-    let placement = proxy
-        .backend
-        .place(Kind::Object, RingPath::Object(account, container, object));
-    let path = format!("/{account}/{container}/{object}");
-    match crate::object::fetch(proxy, &placement, &path, &HeaderMap::new(), method).await {
-        Ok(r) if r.status().is_success() => Ok(Some(r)),
-        Ok(r) if r.status() == StatusCode::NOT_FOUND => Ok(None),
-        Err(StatusCode::NOT_FOUND) => Ok(None),
-        Ok(r) => Err(r.status()),
-        Err(s) => Err(s),
-    }
-}
-
 /// The archive must exist and the caller may write to it.
 async fn usable(
     proxy: &Proxy,
@@ -103,7 +81,7 @@ async fn archive_current(
     archive: &str,
     access: &Access,
 ) -> Result<(), Response> {
-    let Some(current) = stored(proxy, account, container, object, Method::GET)
+    let Some(current) = crate::subrequest::stored(proxy, (account, container, object), Method::GET)
         .await
         .map_err(error)?
     else {
@@ -210,7 +188,9 @@ pub async fn delete(
                 return Some(done(remove(proxy, account, container, object).await));
             };
             // The newest archived version becomes the object again.
-            match stored(proxy, account, &archive, &previous, Method::GET).await {
+            match crate::subrequest::stored(proxy, (account, &archive, &previous), Method::GET)
+                .await
+            {
                 Ok(Some(from)) => {
                     let s = crate::subrequest::copy_stored(proxy, from, at, true, |_| {}).await;
                     if s != StatusCode::CREATED {

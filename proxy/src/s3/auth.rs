@@ -140,22 +140,11 @@ pub fn parse(parts: &Parts, path: &str, now_secs: u64) -> Result<Option<SignedRe
             .ok_or_else(S3Error::access_denied)?
             .to_string();
         check_time(&amz_date, &date, now_secs, None)?;
-        let payload = payload(header(parts, "x-amz-content-sha256"))?;
-        let hash = header(parts, "x-amz-content-sha256").unwrap_or(sigv4::UNSIGNED_PAYLOAD);
-        let sts = string_to_sign(
-            parts, &query, signed, hash, &amz_date, &date, &region, &service,
-        )?;
-        return Ok(Some(SignedRequest {
-            version: SigVersion::V4,
-            access_key,
-            amz_date,
-            region,
-            service,
-            signature,
-            string_to_sign: sts,
-            payload,
-            presigned: false,
-        }));
+        let credential = (access_key, date, region, service);
+        return v4(
+            parts, &query, signed, credential, amz_date, signature, false,
+        )
+        .map(Some);
     }
     let Some(alg) = q("X-Amz-Algorithm") else {
         return super::sigv2::from_query(parts, &query, path, now_secs);
@@ -184,11 +173,37 @@ pub fn parse(parts: &Parts, path: &str, now_secs: u64) -> Result<Option<SignedRe
         .filter(|(k, _)| k != "X-Amz-Signature")
         .cloned()
         .collect();
-    let hash = header(parts, "x-amz-content-sha256").unwrap_or(sigv4::UNSIGNED_PAYLOAD);
+    let credential = (access_key, date, region, service);
+    v4(
+        parts, &unsigned, &signed, credential, amz_date, signature, true,
+    )
+    .map(Some)
+}
+
+/// A SigV4 request from its parsed parts (header or presigned alike).
+fn v4(
+    parts: &Parts,
+    query: &[(String, String)],
+    signed_headers: &str,
+    (access_key, date, region, service): (String, String, String, String),
+    amz_date: String,
+    signature: String,
+    presigned: bool,
+) -> Result<SignedRequest, S3Error> {
+    let declared = header(parts, "x-amz-content-sha256");
+    let payload = payload(declared)?;
+    let hash = declared.unwrap_or(sigv4::UNSIGNED_PAYLOAD);
     let sts = string_to_sign(
-        parts, &unsigned, &signed, hash, &amz_date, &date, &region, &service,
+        parts,
+        query,
+        signed_headers,
+        hash,
+        &amz_date,
+        &date,
+        &region,
+        &service,
     )?;
-    Ok(Some(SignedRequest {
+    Ok(SignedRequest {
         version: SigVersion::V4,
         access_key,
         amz_date,
@@ -196,9 +211,9 @@ pub fn parse(parts: &Parts, path: &str, now_secs: u64) -> Result<Option<SignedRe
         service,
         signature,
         string_to_sign: sts,
-        payload: payload(header(parts, "x-amz-content-sha256"))?,
-        presigned: true,
-    }))
+        payload,
+        presigned,
+    })
 }
 
 /// The request's time is its credential's day and within the skew (or,

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use super::checksum::{Algorithm, Hasher};
 use super::chunked::{ChunkDecoder, ChunkError};
 use super::errors::S3Error;
-use crate::object::UploadSource;
+use crate::replicas::UploadSource;
 
 #[derive(Debug)]
 enum Decode {

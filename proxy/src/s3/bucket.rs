@@ -16,18 +16,7 @@ use crate::server::Proxy;
 
 pub(super) const XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
-/// Request parts for the Swift controllers: `method` with `query`.
-pub(super) fn parts(method: Method, query: &str) -> http::request::Parts {
-    let uri = if query.is_empty() {
-        "/".to_string()
-    } else {
-        format!("/?{query}")
-    };
-    let mut p = http::Request::new(()).into_parts().0;
-    p.method = method;
-    p.uri = uri.parse().unwrap_or_default();
-    p
-}
+pub(super) use crate::subrequest::parts;
 
 /// A whole (small) answer: listings and empty replies.
 pub(super) async fn collect(resp: Response) -> Result<(StatusCode, Bytes), S3Error> {

@@ -11,27 +11,7 @@ use super::errors::S3Error;
 use super::object::{answer_version, get, new_version, object_headers, set};
 use super::versioning;
 use super::{bucket, from_status, Caller, Response};
-use crate::object::UploadSource;
 use crate::server::Proxy;
-
-/// Copies stream from the source's GET (a multipart source reads as the
-/// whole object) straight into the destination's upload.
-impl UploadSource for stratus_common::body::Body {
-    async fn next_chunk(&mut self) -> Option<Result<bytes::Bytes, StatusCode>> {
-        use http_body_util::BodyExt;
-        loop {
-            match self.frame().await {
-                None => return None,
-                Some(Err(_)) => return Some(Err(StatusCode::SERVICE_UNAVAILABLE)),
-                Some(Ok(f)) => {
-                    if let Ok(d) = f.into_data() {
-                        return Some(Ok(d));
-                    }
-                }
-            }
-        }
-    }
-}
 
 /// A copy's source: `x-amz-copy-source` (`/bucket/key`, URL-encoded,
 /// perhaps with `?versionId=`).
@@ -149,16 +129,8 @@ pub(super) async fn copy_into(
     headers.remove("etag");
     set(&mut headers, "content-length", &len.to_string())?;
     set(&mut headers, "x-timestamp", &crate::object::now_timestamp())?;
-    let (placement, path) = super::locate(proxy, c, container, name);
-    let resp = crate::object::upload(
-        proxy,
-        &placement,
-        &path,
-        (&c.account, container),
-        &headers,
-        &mut body,
-    )
-    .await;
+    let at = (c.account.as_str(), container, name);
+    let resp = crate::subrequest::upload_to(proxy, at, &headers, &mut body).await;
     if resp.status() != StatusCode::CREATED {
         return Err(from_status(resp.status(), "NoSuchKey"));
     }

@@ -8,15 +8,14 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
 use md5::{Digest, Md5};
+use stratus_common::body::Body;
 
 use super::bucket::{self, xml};
 use super::errors::{xml_escape, S3Error};
 use super::{from_status, object, Caller, Response};
-use crate::object::UploadSource;
 use crate::server::Proxy;
 
 /// Parts are numbered 1..=10,000; all but the last at least 5 MiB.
@@ -44,15 +43,6 @@ pub fn valid_upload_id(id: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// An upload's body that is empty (markers, manifests).
-struct Nothing;
-
-impl UploadSource for Nothing {
-    async fn next_chunk(&mut self) -> Option<Result<Bytes, StatusCode>> {
-        None
-    }
-}
-
 /// Writes an empty object `container/name` with `headers`.
 async fn put_empty(
     proxy: &Proxy,
@@ -65,16 +55,8 @@ async fn put_empty(
     if let Ok(v) = HeaderValue::from_str(&crate::object::now_timestamp()) {
         headers.insert("x-timestamp", v);
     }
-    let (placement, path) = super::locate(proxy, c, container, name);
-    let r = crate::object::upload(
-        proxy,
-        &placement,
-        &path,
-        (&c.account, container),
-        &headers,
-        &mut Nothing,
-    )
-    .await;
+    let at = (c.account.as_str(), container, name);
+    let r = crate::subrequest::upload_to(proxy, at, &headers, &mut Body::empty()).await;
     if r.status() == StatusCode::CREATED {
         Ok(())
     } else {
@@ -83,15 +65,7 @@ async fn put_empty(
 }
 
 async fn delete_object(proxy: &Proxy, c: &Caller, container: &str, name: &str) {
-    let (placement, path) = super::locate(proxy, c, container, name);
-    let _ = crate::object::write_meta(
-        proxy,
-        &placement,
-        &path,
-        (&c.account, container),
-        &bucket::parts(Method::DELETE, ""),
-    )
-    .await;
+    crate::subrequest::delete_object(proxy, (&c.account, container, name)).await;
 }
 
 /// The marker's headers; NoSuchUpload without one.
@@ -568,10 +542,9 @@ pub async fn replaced_manifest(
 
 /// The `X-Object-Manifest` of a stored object, if it is a manifest.
 pub async fn manifest_of(proxy: &Proxy, c: &Caller, container: &str, name: &str) -> Option<String> {
-    let (placement, path) = super::locate(proxy, c, container, name);
-    let head = crate::object::fetch(proxy, &placement, &path, &HeaderMap::new(), Method::HEAD)
+    let head = crate::subrequest::stored(proxy, (&c.account, container, name), Method::HEAD)
         .await
-        .ok()?;
+        .ok()??;
     head.headers()
         .get("x-object-manifest")
         .and_then(|v| v.to_str().ok())

@@ -252,16 +252,8 @@ pub(super) async fn store(
         }
         src = src.with_checksum(alg, expected);
     }
-    let (placement, path) = super::locate(proxy, c, container, name);
-    let resp = crate::object::upload(
-        proxy,
-        &placement,
-        &path,
-        (&c.account, container),
-        &headers,
-        &mut src,
-    )
-    .await;
+    let at = (c.account.as_str(), container, name);
+    let resp = crate::subrequest::upload_to(proxy, at, &headers, &mut src).await;
     if let Some(f) = src.failure {
         return Err(f);
     }

@@ -10,7 +10,6 @@ use stratus_common::body::Body;
 
 use super::errors::S3Error;
 use super::{bucket, from_status};
-use crate::backend::{Kind, Placement};
 use crate::server::Proxy;
 
 /// An internal account: not `AUTH_…`, so no client reaches it.
@@ -18,28 +17,17 @@ const ACCOUNT: &str = ".s3-buckets";
 const CONTAINER: &str = "buckets";
 const OWNER: &str = "x-object-sysmeta-s3-owner";
 
-fn locate(proxy: &Proxy, bucket: &str) -> (Placement, String) {
-    let placement = proxy.backend.place(
-        Kind::Object,
-        stratus_ring::Path::Object(ACCOUNT, CONTAINER, bucket),
-    );
-    (placement, format!("/{ACCOUNT}/{CONTAINER}/{bucket}"))
-}
-
 /// The account that owns `bucket`, if any has claimed it.
 pub async fn owner(proxy: &Proxy, bucket: &str) -> Result<Option<String>, S3Error> {
-    let (placement, path) = locate(proxy, bucket);
-    match crate::object::fetch(proxy, &placement, &path, &HeaderMap::new(), Method::HEAD).await {
-        Ok(r) if r.status().is_success() => Ok(r
-            .headers()
+    let record = crate::subrequest::stored(proxy, (ACCOUNT, CONTAINER, bucket), Method::HEAD)
+        .await
+        .map_err(|s| from_status(s, "NoSuchBucket"))?;
+    Ok(record.and_then(|r| {
+        r.headers()
             .get(OWNER)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_string)),
-        Ok(r) if r.status() == StatusCode::NOT_FOUND => Ok(None),
-        Err(StatusCode::NOT_FOUND) => Ok(None),
-        Ok(r) => Err(from_status(r.status(), "NoSuchBucket")),
-        Err(s) => Err(from_status(s, "NoSuchBucket")),
-    }
+            .map(str::to_string)
+    }))
 }
 
 /// Claims `bucket` for `account`: Ok when it is now (or already was)
@@ -71,16 +59,8 @@ pub async fn claim(proxy: &Proxy, bucket: &str, account: &str) -> Result<(), S3E
         let v = HeaderValue::from_str(v).map_err(|_| S3Error::access_denied())?;
         h.insert(http::HeaderName::from_static(n), v);
     }
-    let (placement, path) = locate(proxy, bucket);
-    let resp = crate::object::upload(
-        proxy,
-        &placement,
-        &path,
-        (ACCOUNT, CONTAINER),
-        &h,
-        &mut Body::empty(),
-    )
-    .await;
+    let at = (ACCOUNT, CONTAINER, bucket);
+    let resp = crate::subrequest::upload_to(proxy, at, &h, &mut Body::empty()).await;
     match resp.status() {
         StatusCode::CREATED => Ok(()),
         // Someone claimed it between our look and our PUT: whose is it?
@@ -97,16 +77,8 @@ pub async fn release(proxy: &Proxy, bucket: &str, account: &str) {
     if !matches!(owner(proxy, bucket).await, Ok(Some(o)) if o == account) {
         return;
     }
-    let (placement, path) = locate(proxy, bucket);
-    let resp = crate::object::write_meta(
-        proxy,
-        &placement,
-        &path,
-        (ACCOUNT, CONTAINER),
-        &bucket::parts(Method::DELETE, ""),
-    )
-    .await;
-    if !resp.status().is_success() {
-        tracing::warn!(bucket, status = %resp.status(), "bucket name not released");
+    let status = crate::subrequest::delete_object(proxy, (ACCOUNT, CONTAINER, bucket)).await;
+    if !status.is_success() {
+        tracing::warn!(bucket, %status, "bucket name not released");
     }
 }

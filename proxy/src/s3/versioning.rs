@@ -212,14 +212,9 @@ async fn stored(
     name: &str,
     method: Method,
 ) -> Result<Option<http::Response<hyper::body::Incoming>>, S3Error> {
-    let (placement, path) = locate(proxy, c, container, name);
-    match crate::object::fetch(proxy, &placement, &path, &HeaderMap::new(), method).await {
-        Ok(r) if r.status().is_success() => Ok(Some(r)),
-        Ok(r) if r.status() == StatusCode::NOT_FOUND => Ok(None),
-        Err(StatusCode::NOT_FOUND) => Ok(None),
-        Ok(r) => Err(from_status(r.status(), "NoSuchKey")),
-        Err(s) => Err(from_status(s, "NoSuchKey")),
-    }
+    crate::subrequest::stored(proxy, (&c.account, container, name), method)
+        .await
+        .map_err(|s| from_status(s, "NoSuchKey"))
 }
 
 /// How a stored copy is dated.
@@ -293,16 +288,7 @@ async fn archive(
 }
 
 async fn remove(proxy: &Proxy, c: &Caller, container: &str, name: &str) -> StatusCode {
-    let (placement, path) = locate(proxy, c, container, name);
-    crate::object::write_meta(
-        proxy,
-        &placement,
-        &path,
-        (&c.account, container),
-        &bucket::parts(Method::DELETE, ""),
-    )
-    .await
-    .status()
+    crate::subrequest::delete_object(proxy, (&c.account, container, name)).await
 }
 
 /// Removes an archived entry (with the parts of a multipart version).
