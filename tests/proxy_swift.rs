@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bytes, free_port, request, try_request, StorageNode, Up};
+use common::{bytes, request, try_request, Cluster, Up};
 
 #[test]
 fn python_swiftclient_round_trip() {
@@ -306,120 +305,6 @@ fn swift_errors_and_housekeeping() {
     assert_eq!(request(p, "GET", "/healthcheck", &[], b"").status, 200);
 }
 
-/// Three `stratus storage` processes and a `stratus proxy`, over rings
-/// built with `stratus ring`.
-struct Cluster {
-    _dir: tempfile::TempDir,
-    nodes: Vec<StorageNode>,
-    proxy: Child,
-    addr: std::net::SocketAddr,
-}
-
-fn stratus(args: &[&str]) {
-    let s = Command::new(env!("CARGO_BIN_EXE_stratus"))
-        .args(args)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(s.success(), "stratus {args:?}");
-}
-
-impl Cluster {
-    fn start() -> Cluster {
-        Cluster::with_config("")
-    }
-
-    /// `extra` goes into the proxy's config.
-    fn with_config(extra: &str) -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let mut nodes = Vec::new();
-        for n in 0..3 {
-            let devices = dir.path().join(format!("node{n}"));
-            // One device per node: with two nodes down no handoff device
-            // is left, so a write cannot reach a quorum anywhere.
-            std::fs::create_dir_all(devices.join("d1")).unwrap();
-            nodes.push(StorageNode::start(&devices, "auto", ""));
-        }
-        let rings = dir.path().join("rings");
-        std::fs::create_dir_all(&rings).unwrap();
-        for kind in ["object", "container", "account"] {
-            let b = rings.join(format!("{kind}.builder"));
-            let b = b.to_str().unwrap();
-            stratus(&["ring", b, "create", "8", "3", "0"]);
-            for (z, node) in nodes.iter().enumerate() {
-                let port = match kind {
-                    "object" => node.object.port(),
-                    "container" => node.container.port(),
-                    _ => node.account.port(),
-                };
-                stratus(&[
-                    "ring",
-                    b,
-                    "add",
-                    &format!("r1z{}-127.0.0.1:{port}/d1", z + 1),
-                    "100",
-                ]);
-            }
-            stratus(&["ring", b, "rebalance", "--seed", "1"]);
-        }
-        let port = free_port();
-        let config = dir.path().join("proxy.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "bind = \"127.0.0.1:{port}\"\nrings = \"{}\"\nconn_timeout_ms = 300\nnode_timeout_ms = 3000\n{extra}\n[[users]]\naccount = \"test\"\nuser = \"tester\"\nkey = \"testing\"\nroles = [\".admin\"]\n\n[[users]]\naccount = \"other\"\nuser = \"bob\"\nkey = \"bobkey\"\nroles = [\".admin\"]\n\n[[users]]\naccount = \"reseller\"\nuser = \"admin\"\nkey = \"adminkey\"\nroles = [\".reseller_admin\"]\n",
-                rings.display()
-            ),
-        )
-        .unwrap();
-        let proxy = Command::new(env!("CARGO_BIN_EXE_stratus"))
-            .args(["proxy", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !try_request(addr, "GET", "/healthcheck", &[], b"").is_ok_and(|r| r.status == 200) {
-            assert!(Instant::now() < deadline, "proxy did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Cluster {
-            _dir: dir,
-            nodes,
-            proxy,
-            addr,
-        }
-    }
-}
-
-impl Cluster {
-    /// A v1 token of test:tester.
-    fn token(&self) -> String {
-        self.token_of("test:tester", "testing")
-    }
-
-    fn token_of(&self, user: &str, key: &str) -> String {
-        let r = request(
-            self.addr,
-            "GET",
-            "/auth/v1.0",
-            &[("X-Auth-User", user), ("X-Auth-Key", key)],
-            b"",
-        );
-        r.header("x-auth-token").unwrap().to_string()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self.proxy.kill();
-        let _ = self.proxy.wait();
-    }
-}
-
 #[test]
 fn quorum_survives_one_node_down_and_refuses_with_two() {
     let mut c = Cluster::start();
@@ -613,7 +498,7 @@ fn container_acls_grant_reads_listings_and_writes() {
 #[test]
 fn a_hung_node_is_error_limited() {
     // The cluster's node timeout is 3 s.
-    let c = Cluster::with_config("error_limit = 2\nerror_suppression_secs = 60\n");
+    let c = Cluster::with_config("", "error_limit = 2\nerror_suppression_secs = 60\n");
     let p = c.addr;
     let token = c.token();
     let h = [("X-Auth-Token", token.as_str())];
@@ -642,7 +527,7 @@ fn a_hung_node_is_error_limited() {
 /// only), and accounts made and removed by a reseller admin.
 #[test]
 fn quotas_and_account_management() {
-    let c = Cluster::with_config("allow_account_management = true\n");
+    let c = Cluster::with_config("", "allow_account_management = true\n");
     let t = c.token();
     let admin = c.token_of("reseller:admin", "adminkey");
     let send = |method: &str, path: &str, token: &str, headers: &[(&str, &str)], body: &[u8]| {

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod identity_cmd;
+mod ops;
 mod proxy_cmd;
 mod ring_cmd;
 mod storage_cmd;
@@ -60,6 +61,16 @@ enum Command {
     /// Start a whole object store on this machine: three storage nodes and
     /// the proxy on loopback, in the foreground (Ctrl-C stops it).
     Up(up_cmd::UpArgs),
+    /// Where a name lives: its partition and primary and handoff devices,
+    /// like swift-get-nodes.
+    GetNodes(ops::GetNodesArgs),
+    /// Each storage node's state (space, objects, quarantined copies,
+    /// queued updates, background workers' last passes), from the nodes
+    /// in the object ring; `--run WORKER` runs a pass everywhere first.
+    Status(ops::StatusArgs),
+    /// Place sentinel containers and objects (`populate`), then report how
+    /// many of their copies their primaries hold (`report`).
+    Dispersion(ops::DispersionArgs),
 }
 
 /// Logs to stderr, `RUST_LOG` filtering (default info).
@@ -88,6 +99,9 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Command::Proxy(args) => proxy_cmd::run(args),
         Command::Identity(args) => identity_cmd::run(args),
         Command::Up(args) => up_cmd::run(args),
+        Command::GetNodes(args) => ops::get_nodes(args, &mut out),
+        Command::Status(args) => ops::status(args, &mut out),
+        Command::Dispersion(args) => ops::dispersion(args, &mut out),
     };
     let _ = out.flush();
     exit.into()

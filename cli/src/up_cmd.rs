@@ -236,8 +236,13 @@ async fn up(dir: &Path, args: &UpArgs) -> Result<(), String> {
             std::fs::create_dir_all(devices.join(format!("d{d}")))
                 .map_err(|e| format!("{}: {e}", devices.display()))?;
         }
+        let at = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
         let config = StorageConfig {
             devices: devices.clone(),
+            bind: at(base),
+            container_bind: at(base + 10),
+            account_bind: at(base + 20),
+            rings: Some(rings.clone()),
             ..StorageConfig::default()
         };
         let opened = Devices::open_all(

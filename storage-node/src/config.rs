@@ -37,6 +37,28 @@ pub struct StorageConfig {
     pub compact_interval_secs: u64,
     /// A sealed segment is compacted once at most this share of it is live.
     pub compact_max_live: f64,
+    /// Directory of `object.ring`, `container.ring` and `account.ring`.
+    /// Without it (or before the files appear) the node serves requests
+    /// but does not replicate.
+    pub rings: Option<PathBuf>,
+    /// Pause between replication passes (objects, containers, accounts).
+    pub replication_interval_secs: u64,
+    /// Most object bytes the replicator pushes per second (0: no limit).
+    pub replication_bytes_per_sec: u64,
+    /// How many partitions a replicator syncs at once.
+    pub replication_concurrency: usize,
+    /// Tombstones (and deleted databases) older than this are removed.
+    pub reclaim_age_secs: u64,
+    /// Pause between auditor passes.
+    pub auditor_interval_secs: u64,
+    /// Most bytes per second the auditor reads (0: no limit).
+    pub auditor_bytes_per_sec: u64,
+    /// Pause between expirer passes.
+    pub expirer_interval_secs: u64,
+    /// Most expired objects the expirer deletes per second (0: no limit).
+    pub expirer_objects_per_sec: u64,
+    /// Most queued updates the updater sends per second (0: no limit).
+    pub updater_per_sec: u64,
 }
 
 impl Default for StorageConfig {
@@ -54,6 +76,16 @@ impl Default for StorageConfig {
             segment_bytes: 256 << 20,
             compact_interval_secs: 60,
             compact_max_live: 0.5,
+            rings: None,
+            replication_interval_secs: 30,
+            replication_bytes_per_sec: 200 << 20,
+            replication_concurrency: 4,
+            reclaim_age_secs: 7 * 24 * 3600,
+            auditor_interval_secs: 600,
+            auditor_bytes_per_sec: 10 << 20,
+            expirer_interval_secs: 60,
+            expirer_objects_per_sec: 500,
+            updater_per_sec: 1000,
         }
     }
 }

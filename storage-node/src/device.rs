@@ -17,6 +17,9 @@ pub const CF_ASYNC: &str = "async_pending";
 #[derive(Debug)]
 pub struct Device {
     pub name: String,
+    /// Random id made when the device is first opened: replicas remember
+    /// what they merged from a device by it, so a replaced disk is new.
+    pub id: String,
     pub root: PathBuf,
     pub db: Arc<DB>,
     pub objects: Arc<ObjectStore>,
@@ -45,10 +48,12 @@ impl Device {
             ColumnFamilyDescriptor::new(n, o)
         });
         let db = Arc::new(DB::open_cf_descriptors(&opts, root.join("db"), cfs)?);
+        let id = device_id(&db)?;
         let io = engine::io::open(engine, name)?;
         let objects = Arc::new(ObjectStore::open(name, root, db.clone(), io, options)?);
         Ok(Device {
             name: name.to_string(),
+            id,
             root: root.to_path_buf(),
             containers: Table::new(db.clone(), CF_CONTAINERS),
             accounts: Table::new(db.clone(), CF_ACCOUNTS),
@@ -64,6 +69,12 @@ impl Device {
 
     /// Bytes free to unprivileged writers on the device's filesystem.
     pub fn free_bytes(&self) -> Option<u64> {
+        self.space().map(|(_, avail)| avail)
+    }
+
+    /// The size of the device's filesystem and the bytes free to
+    /// unprivileged writers on it.
+    pub fn space(&self) -> Option<(u64, u64)> {
         let c = std::ffi::CString::new(self.root.as_os_str().as_encoded_bytes()).ok()?;
         let mut s = std::mem::MaybeUninit::<libc::statvfs>::uninit();
         // SAFETY: `c` is a valid NUL-terminated path and `s` is writable
@@ -74,8 +85,23 @@ impl Device {
         }
         // SAFETY: statvfs returned 0, so it filled `s`.
         let s = unsafe { s.assume_init() };
-        Some(s.f_bavail * s.f_frsize)
+        Some((s.f_blocks * s.f_frsize, s.f_bavail * s.f_frsize))
     }
+}
+
+fn device_id(db: &DB) -> Result<String, StoreError> {
+    const KEY: &[u8] = b"device_id";
+    let cf = db.cf_handle(CF_ENGINE).ok_or(StoreError::Stopped)?;
+    if let Some(v) = db.get_cf(cf, KEY)? {
+        return Ok(String::from_utf8_lossy(&v).into_owned());
+    }
+    let mut raw = [0u8; 16];
+    getrandom::fill(&mut raw).map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?;
+    let id = hex::encode(raw);
+    let mut wo = rocksdb::WriteOptions::default();
+    wo.set_sync(true);
+    db.put_cf_opt(cf, KEY, id.as_bytes(), &wo)?;
+    Ok(id)
 }
 
 /// All devices of a node, by name.

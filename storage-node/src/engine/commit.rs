@@ -12,7 +12,9 @@ use tokio::sync::oneshot;
 use super::entry::{Entry, Location};
 use super::io::DiskIo;
 use super::record::{self, Kind, SEGMENT_HEADER_LEN};
+use super::scan::expiry_key;
 use super::{large, large_ref_key, tail_value, StoreError, CF_ENGINE, CF_OBJECTS, TAIL_KEY};
+use crate::timestamp::Timestamp;
 
 /// Upper bounds of one group commit.
 const BATCH_OPS: usize = 512;
@@ -30,6 +32,13 @@ pub enum Cond {
     /// Compaction: rewrite the record now at `from` to the log's head, if
     /// the index still points there.
     Relocate { from: Location },
+    /// Forget the entry (and unlink a large object's file) if it is still
+    /// this one; journals nothing.
+    Drop {
+        loc: Location,
+        data_ts: Timestamp,
+        meta_ts: Timestamp,
+    },
 }
 
 #[derive(Debug)]
@@ -121,6 +130,14 @@ fn check(op: &CommitOp, cur: Option<&Entry>) -> Result<(), StoreError> {
             Some(c) if c.loc == loc => Ok(()),
             _ => Err(StoreError::NotFound),
         },
+        Cond::Drop {
+            loc,
+            data_ts,
+            meta_ts,
+        } => match cur {
+            Some(c) if c.loc == loc && c.data_ts == data_ts && c.meta_ts == meta_ts => Ok(()),
+            _ => Err(StoreError::NotFound),
+        },
     }
 }
 
@@ -141,7 +158,7 @@ fn commit_batch(state: &mut LogState, batch: Vec<CommitOp>) {
             continue;
         }
         let next = match op.cond {
-            Cond::Quarantine { .. } => None,
+            Cond::Quarantine { .. } | Cond::Drop { .. } => None,
             _ => Some(op.entry.clone()),
         };
         overlay.insert(op.key.clone(), next);
@@ -164,10 +181,13 @@ fn commit_batch(state: &mut LogState, batch: Vec<CommitOp>) {
         return;
     };
     for (op, cur) in accepted.iter_mut() {
-        if let Cond::Quarantine { loc } = op.cond {
+        if let Cond::Quarantine { loc } | Cond::Drop { loc, .. } = op.cond {
             index.delete_cf(&objects, &op.key);
             if let Location::Large { id } = loc {
                 index.delete_cf(&engine, large_ref_key(id));
+                if matches!(op.cond, Cond::Drop { .. }) {
+                    unlink.push(large::path(&state.large_dir, id));
+                }
             }
             continue;
         }
@@ -192,6 +212,9 @@ fn commit_batch(state: &mut LogState, batch: Vec<CommitOp>) {
         index.put_cf(&objects, &op.key, op.entry.encode());
         if let Location::Large { id } = op.entry.loc {
             index.put_cf(&engine, large_ref_key(id), &op.key);
+        }
+        if let Some(at) = op.entry.meta.as_ref().and_then(|m| m.delete_at) {
+            index.put_cf(&engine, expiry_key(at, &op.key), []);
         }
         if let Some(Location::Large { id }) = cur.as_ref().map(|c| c.loc) {
             if op.entry.loc != (Location::Large { id }) {
@@ -303,6 +326,9 @@ pub fn apply_replayed(db: &DB, key: &[u8], entry: Entry) -> Result<(), StoreErro
     b.put_cf(&objects, key, entry.encode());
     if let Location::Large { id } = entry.loc {
         b.put_cf(&engine, large_ref_key(id), key);
+    }
+    if let Some(at) = entry.meta.as_ref().and_then(|m| m.delete_at) {
+        b.put_cf(&engine, expiry_key(at, key), []);
     }
     db.write(b)?;
     Ok(())

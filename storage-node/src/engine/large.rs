@@ -162,6 +162,32 @@ impl LargeReader {
         start / LARGE_CHUNK as u64..end.div_ceil(LARGE_CHUNK as u64)
     }
 
+    /// The crc32c of the whole object, from the per-chunk checksums in the
+    /// trailer (the data is not read: each chunk is checked as it is).
+    pub async fn crc32c(&self) -> Result<u32, StoreError> {
+        let n = self.chunks();
+        if n == 0 {
+            return Ok(0);
+        }
+        let raw = self
+            .io
+            .read_at(
+                self.file.clone(),
+                LARGE_HEADER_LEN + self.size,
+                4 * n as usize,
+            )
+            .await
+            .map_err(|_| StoreError::Corrupt("large object trailer"))?;
+        let mut crc = 0;
+        for (i, c) in raw.chunks_exact(4).enumerate() {
+            let start = i as u64 * LARGE_CHUNK as u64;
+            let len = (self.size - start).min(LARGE_CHUNK as u64) as usize;
+            let chunk_crc = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            crc = crc32c::crc32c_combine(crc, chunk_crc, len);
+        }
+        Ok(crc)
+    }
+
     /// Chunk `i` (its offset in the object is `i * 1 MiB`), verified.
     pub async fn read_chunk(&self, i: u64) -> Result<Bytes, StoreError> {
         let start = i * LARGE_CHUNK as u64;

@@ -15,6 +15,7 @@ pub mod entry;
 pub mod io;
 pub mod large;
 pub mod record;
+pub mod scan;
 mod uring;
 
 use std::collections::HashMap;
@@ -209,8 +210,14 @@ impl ObjectStore {
         self.io.name()
     }
 
+    /// Copies quarantined since the engine started.
     pub fn quarantined(&self) -> u64 {
         self.quarantined.load(Ordering::Relaxed)
+    }
+
+    /// Quarantined copies kept on disk (for operators to inspect and clear).
+    pub fn quarantined_on_disk(&self) -> u64 {
+        fs::read_dir(&self.dirs.quarantine).map_or(0, |d| d.count() as u64)
     }
 
     pub fn get_entry(&self, key: &[u8]) -> Result<Option<Entry>, StoreError> {
@@ -328,50 +335,6 @@ impl ObjectStore {
         let _ = self
             .commit(key.to_vec(), entry.clone(), Bytes::new(), None, cond)
             .await;
-    }
-
-    /// Per-suffix hashes of a partition (hex suffix → md5 of its entries),
-    /// for replicators to find which suffixes differ.
-    pub fn suffix_hashes(&self, partition: u32) -> Result<Vec<(String, String)>, StoreError> {
-        use md5::{Digest, Md5};
-        let cf = self.db.cf_handle(CF_OBJECTS).ok_or(StoreError::Stopped)?;
-        let start = partition.to_be_bytes();
-        let mut out: Vec<(String, String)> = Vec::new();
-        let mut current: Option<(u16, Md5)> = None;
-        let iter = self.db.iterator_cf(
-            &cf,
-            rocksdb::IteratorMode::From(&start, rocksdb::Direction::Forward),
-        );
-        for item in iter {
-            let (k, v) = item?;
-            if k.len() < 6 || k[..4] != start {
-                break;
-            }
-            let suffix = u16::from_be_bytes([k[4], k[5]]);
-            let entry = Entry::decode(&v).ok_or(StoreError::Corrupt("index entry"))?;
-            if current.as_ref().is_none_or(|(s, _)| *s != suffix) {
-                if let Some((s, h)) = current.take() {
-                    out.push((format!("{s:03x}"), hex::encode(h.finalize())));
-                }
-                current = Some((suffix, Md5::new()));
-            }
-            if let Some((_, h)) = current.as_mut() {
-                h.update(&k[6..]);
-                h.update(
-                    format!(
-                        " {} {} {}\n",
-                        entry.data_ts,
-                        entry.meta_ts,
-                        entry.is_tombstone()
-                    )
-                    .as_bytes(),
-                );
-            }
-        }
-        if let Some((s, h)) = current {
-            out.push((format!("{s:03x}"), hex::encode(h.finalize())));
-        }
-        Ok(out)
     }
 }
 

@@ -12,8 +12,10 @@
 mod db;
 mod listing_format;
 mod meta;
-mod object;
+pub mod object;
 mod ranges;
+mod recon;
+mod replicate;
 pub mod update;
 
 use std::net::SocketAddr;
@@ -26,9 +28,11 @@ use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use crate::config::StorageConfig;
-use crate::device::{Device, Devices};
+use crate::device::Devices;
 use crate::engine::StoreError;
+use crate::rings::LocalRings;
 use crate::timestamp::Timestamp;
+use crate::workers::Workers;
 pub use stratus_common::body::Body;
 
 pub type Request = http::Request<Incoming>;
@@ -44,11 +48,18 @@ pub const MAX_OBJECT_NAME: usize = 1024;
 pub struct Node {
     pub devices: Devices,
     pub config: StorageConfig,
+    pub rings: LocalRings,
+    pub workers: Workers,
 }
 
 impl Node {
     pub fn new(devices: Devices, config: StorageConfig) -> Node {
-        Node { devices, config }
+        Node {
+            devices,
+            rings: LocalRings::new(config.rings.clone()),
+            config,
+            workers: Workers::new(),
+        }
     }
 
     /// Reports containers whose totals changed to the account servers each
@@ -85,6 +96,8 @@ pub enum ServerKind {
 /// What a request addresses, decoded and length-checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
+    /// `REPLICATE /<device>`: partition digests.
+    Device { device: String },
     Partition {
         device: String,
         partition: u32,
@@ -113,7 +126,8 @@ pub enum Target {
 impl Target {
     pub fn device(&self) -> &str {
         match self {
-            Target::Partition { device, .. }
+            Target::Device { device }
+            | Target::Partition { device, .. }
             | Target::Account { device, .. }
             | Target::Container { device, .. }
             | Target::Object { device, .. } => device,
@@ -135,12 +149,15 @@ impl Target {
                 )
             })
         };
-        if parts.len() < 2 || parts[0].is_empty() {
+        if parts[0].is_empty() || (parts.len() < 2 && !replicate) {
             return bad("Invalid path");
         }
         let device = decode(parts[0])?;
         if device.contains("..") {
             return bad("Invalid device");
+        }
+        if parts.len() < 2 {
+            return Ok(Target::Device { device });
         }
         let Ok(partition) = parts[1].parse::<u32>() else {
             return bad("Invalid partition");
@@ -285,8 +302,9 @@ pub async fn start(
     node: Arc<Node>,
     listeners: [(TcpListener, ServerKind); 3],
 ) -> std::io::Result<()> {
-    update::spawn_updater(node.clone());
+    update::spawn_reporter(node.clone());
     spawn_compactor(node.clone());
+    crate::workers::spawn_all(node.clone());
     let mut tasks = Vec::new();
     for (l, kind) in listeners {
         tracing::info!(addr = %l.local_addr()?, ?kind, "storage node listening");
@@ -330,8 +348,11 @@ async fn route(node: &Node, kind: ServerKind, req: Request) -> Response {
     if req.uri().path() == "/healthcheck" {
         return text(StatusCode::OK, "OK");
     }
+    if kind == ServerKind::Object && req.uri().path().starts_with("/recon") {
+        return recon::handle(node, req).await;
+    }
     let replicate = req.method().as_str() == "REPLICATE";
-    let target = match Target::parse(req.uri().path(), replicate) {
+    let target = match Target::parse(req.uri().path(), replicate && kind == ServerKind::Object) {
         Ok(t) => t,
         Err(r) => return r,
     };
@@ -339,10 +360,10 @@ async fn route(node: &Node, kind: ServerKind, req: Request) -> Response {
         return text(StatusCode::INSUFFICIENT_STORAGE, "Insufficient Storage");
     };
     use db::Level;
+    if replicate {
+        return replicate::handle(&dev, kind, target, req).await;
+    }
     match (kind, target) {
-        (ServerKind::Object, Target::Partition { partition, .. }) => {
-            replicate_partition(&dev, partition)
-        }
         (
             ServerKind::Object,
             Target::Object {
@@ -443,23 +464,6 @@ fn spawn_compactor(node: Arc<Node>) {
             }
         }
     });
-}
-
-fn replicate_partition(dev: &Device, partition: u32) -> Response {
-    match dev.objects.suffix_hashes(partition) {
-        Ok(hashes) => {
-            let map: serde_json::Map<String, serde_json::Value> = hashes
-                .into_iter()
-                .map(|(s, h)| (s, serde_json::Value::String(h)))
-                .collect();
-            let mut r = http::Response::new(Body::full(Bytes::from(
-                serde_json::Value::Object(map).to_string(),
-            )));
-            set(&mut r, "content-type", "application/json");
-            r
-        }
-        Err(e) => store_error(&e),
-    }
 }
 
 pub fn is_method(req: &http::request::Parts, m: &Method) -> bool {

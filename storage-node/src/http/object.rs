@@ -115,7 +115,23 @@ async fn put(
     let mut headers = object_headers(&parts.headers);
     check_limits(&headers, "x-object-meta-")?;
     let footer_len = footer_length(parts)?;
-    let delete_at = parse_delete_at(parts)?;
+    // A replicator's push carries the entry as another node holds it: its
+    // metadata time, an X-Delete-At that may have passed, and a crc32c of
+    // the data that stands in for recomputing the ETag it sends.
+    let replication = header(parts, REPLICATION_HEADER).is_some();
+    let delete_at = if replication {
+        header(parts, "x-delete-at").and_then(|v| v.parse().ok())
+    } else {
+        parse_delete_at(parts)?
+    };
+    let pushed_crc = match header(parts, CRC_HEADER).filter(|_| replication) {
+        Some(v) => Some(
+            u32::from_str_radix(v, 16)
+                .map_err(|_| text(StatusCode::BAD_REQUEST, "Invalid data checksum"))?,
+        ),
+        None => None,
+    };
+    let pushed_etag = header(parts, "etag").filter(|_| pushed_crc.is_some());
     let content_type = header(parts, "content-type")
         .unwrap_or("application/octet-stream")
         .to_string();
@@ -130,6 +146,12 @@ async fn put(
         },
         meta: None,
     };
+    if let Some(m) = header(parts, "x-backend-meta-timestamp")
+        .filter(|_| replication)
+        .and_then(Timestamp::parse)
+    {
+        entry.meta_ts = m.max(ts);
+    }
     // The commit decides conflicts; looking first only pays off before
     // writing a large body for nothing, or to answer If-None-Match.
     let if_none_match = header(parts, "if-none-match").is_some_and(|v| v.trim() == "*");
@@ -166,7 +188,10 @@ async fn put(
 
     // Stream the body: small objects stay in memory for the log, larger
     // ones spill to their own file chunk by chunk.
-    let mut md5 = Md5::new();
+    let mut digest = match pushed_crc {
+        Some(_) => DataDigest::Crc32c(0),
+        None => DataDigest::Md5(Md5::new()),
+    };
     let mut inline = BytesMut::new();
     let mut large: Option<LargeWriter> = None;
     let mut size = 0u64;
@@ -206,7 +231,7 @@ async fn put(
             tail.split_to(tail.len() - footer_len).freeze()
         };
         size += chunk.len() as u64;
-        md5.update(&chunk);
+        digest.update(&chunk);
         match large.as_mut() {
             Some(w) => w.write(&chunk).await.map_err(|e| store_error(&e))?,
             None => {
@@ -231,7 +256,18 @@ async fn put(
         headers.retain(|(n, _)| !footer.iter().any(|(f, _)| f.eq_ignore_ascii_case(n)));
         headers.extend(footer);
     }
-    let etag = hex::encode(md5.finalize());
+    let etag = match (digest, pushed_etag) {
+        (DataDigest::Md5(md5), _) => hex::encode(md5.finalize()),
+        (DataDigest::Crc32c(crc), Some(etag)) if Some(crc) == pushed_crc => {
+            etag.trim_matches('"').to_ascii_lowercase()
+        }
+        (DataDigest::Crc32c(_), _) => {
+            return Err(text(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Unprocessable Entity",
+            ))
+        }
+    };
     if let Some(want) = header(parts, "etag") {
         if !want.trim_matches('"').eq_ignore_ascii_case(&etag) {
             return Err(text(
@@ -284,6 +320,26 @@ async fn put(
     let mut r = empty(StatusCode::CREATED);
     set(&mut r, "etag", &etag);
     Ok(r)
+}
+
+/// Marks a replicator's push (see `put`).
+pub const REPLICATION_HEADER: &str = "x-backend-replication";
+/// A pushed object's crc32c (hex), checked instead of its MD5.
+pub const CRC_HEADER: &str = "x-backend-data-crc32c";
+
+/// What a PUT computes over the data as it arrives.
+enum DataDigest {
+    Md5(Md5),
+    Crc32c(u32),
+}
+
+impl DataDigest {
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            DataDigest::Md5(h) => h.update(data),
+            DataDigest::Crc32c(c) => *c = crc32c::crc32c_append(*c, data),
+        }
+    }
 }
 
 /// `X-Backend-Footer-V1: N`: the body ends in N bytes of footer — sysmeta

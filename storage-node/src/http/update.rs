@@ -10,7 +10,6 @@ use bytes::Bytes;
 use http_body_util::Empty;
 use serde::{Deserialize, Serialize};
 use stratus_common::http::{self as http_util, ConnPool};
-use tracing::Instrument;
 
 use super::{header, Node};
 use crate::device::{Device, CF_ASYNC};
@@ -170,35 +169,54 @@ fn pool() -> &'static ConnPool<Empty<Bytes>> {
     POOL.get_or_init(|| ConnPool::new(64))
 }
 
-/// Retries queued updates every `updater_interval_secs`, and reports
-/// changed container totals to accounts every `account_report_interval_ms`.
-pub fn spawn_updater(node: Arc<Node>) {
-    let reporter = node.clone();
+/// Reports changed container totals to accounts every
+/// `account_report_interval_ms` (queued updates are the updater worker's).
+pub fn spawn_reporter(node: Arc<Node>) {
     tokio::spawn(async move {
-        let every = Duration::from_millis(reporter.config.account_report_interval_ms.max(10));
+        let every = Duration::from_millis(node.config.account_report_interval_ms.max(10));
         loop {
             tokio::time::sleep(every).await;
-            reporter.report_changed_containers().await;
-        }
-    });
-    tokio::spawn(async move {
-        let every = Duration::from_secs(node.config.updater_interval_secs.max(1));
-        loop {
-            tokio::time::sleep(every).await;
-            for dev in node.devices.iter() {
-                let span = tracing::info_span!("updater", device = %dev.name);
-                let timeout = Duration::from_millis(node.config.container_update_timeout_ms);
-                let (sent, left) = replay(dev, timeout).instrument(span.clone()).await;
-                if sent + left > 0 {
-                    span.in_scope(|| tracing::info!(sent, left, "replayed queued updates"));
-                }
-            }
+            node.report_changed_containers().await;
         }
     });
 }
 
+/// What one updater pass did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct UpdaterReport {
+    pub sent: u64,
+    pub left: u64,
+}
+
+/// The updater: tries every queued update once, at most `updater_per_sec`.
+pub async fn pass(node: &Node) -> UpdaterReport {
+    let mut report = UpdaterReport::default();
+    let limiter = crate::workers::RateLimiter::new(node.config.updater_per_sec);
+    let timeout = Duration::from_millis(node.config.container_update_timeout_ms);
+    for dev in node.devices.iter() {
+        let (sent, left) = replay(dev, timeout, &limiter).await;
+        report.sent += sent as u64;
+        report.left += left as u64;
+    }
+    report
+}
+
+/// The number of updates queued on `dev`.
+pub fn queued(dev: &Device) -> u64 {
+    dev.db.cf_handle(CF_ASYNC).map_or(0, |cf| {
+        dev.db
+            .iterator_cf(cf, rocksdb::IteratorMode::Start)
+            .take_while(Result::is_ok)
+            .count() as u64
+    })
+}
+
 /// Tries every queued update of `dev` once; returns (delivered, still queued).
-pub async fn replay(dev: &Device, timeout: Duration) -> (usize, usize) {
+pub async fn replay(
+    dev: &Device,
+    timeout: Duration,
+    limiter: &crate::workers::RateLimiter,
+) -> (usize, usize) {
     type Kv = (Box<[u8]>, Box<[u8]>);
     let items: Vec<Kv> = match dev.db.cf_handle(CF_ASYNC) {
         Some(cf) => dev
@@ -221,6 +239,7 @@ pub async fn replay(dev: &Device, timeout: Duration) -> (usize, usize) {
             forget(&k);
             continue;
         };
+        limiter.take(1).await;
         if send(&p.to, &p.update, timeout).await {
             forget(&k);
             sent += 1;

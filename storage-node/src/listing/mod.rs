@@ -6,6 +6,7 @@
 //! delimiter is a range scan that seeks past each rolled-up subdirectory.
 
 pub mod query;
+pub mod sync;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -42,6 +43,13 @@ pub struct Info {
     /// state is reported to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub report_to: Vec<(String, String, String)>,
+    /// Sequence number of the newest row change (see [`sync`]).
+    #[serde(default)]
+    pub seq: u64,
+    /// Replication: per sending device id, the sequence number up to
+    /// which its rows have been merged here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sync_points: BTreeMap<String, u64>,
 }
 
 impl Info {
@@ -143,6 +151,25 @@ fn change_key(path: &str) -> Vec<u8> {
     k.push(b'C');
     k.extend_from_slice(path.as_bytes());
     k
+}
+
+/// `S<path>\0<seq u64 BE>` → row name: a path's rows in change order.
+fn seq_key(path: &str, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(10 + path.len());
+    k.push(b'S');
+    k.extend_from_slice(path.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// A row as stored: the row and the sequence number of its last change.
+#[derive(Serialize, Deserialize)]
+struct Stored<R> {
+    #[serde(flatten)]
+    row: R,
+    #[serde(default)]
+    seq: u64,
 }
 
 fn info_key(path: &str) -> Vec<u8> {
@@ -252,7 +279,6 @@ impl Table {
         create: Option<Timestamp>,
     ) -> Result<bool, StoreError> {
         let _g = self.write.lock().map_err(|_| StoreError::Stopped)?;
-        let cf = self.cf()?;
         let mut info = match self.info(path)? {
             Some(i) if !i.is_deleted() => i,
             _ => match create {
@@ -265,29 +291,54 @@ impl Table {
                 None => return Ok(false),
             },
         };
+        let mut b = WriteBatch::default();
+        self.merge_row(&mut b, path, &mut info, name, row)?;
+        b.put_cf(self.cf()?, info_key(path), encode(&info));
+        self.db.write(b)?;
+        Ok(true)
+    }
+
+    /// Adds to `b` the change of one row if `row` is newer than the stored
+    /// one, and updates `info` (totals, sequence) to match; the caller
+    /// holds the write lock and stores `info`.
+    fn merge_row<R: Row>(
+        &self,
+        b: &mut WriteBatch,
+        path: &str,
+        info: &mut Info,
+        name: &str,
+        row: &R,
+    ) -> Result<(), StoreError> {
+        let cf = self.cf()?;
         let mut key = row_prefix(path);
         key.extend_from_slice(name.as_bytes());
-        let old: Option<R> = self
+        let old: Option<Stored<R>> = self
             .db
             .get_pinned_cf(cf, &key)?
             .map(|v| decode(&v))
             .transpose()?;
-        if old.as_ref().is_some_and(|o| o.ts() >= row.ts()) {
-            return Ok(true);
+        if old.as_ref().is_some_and(|o| o.row.ts() >= row.ts()) {
+            return Ok(());
         }
-        let (oc, oo, ob) = old.as_ref().map_or((0, 0, 0), Row::totals);
+        let (oc, oo, ob) = old.as_ref().map_or((0, 0, 0), |o| o.row.totals());
         let (nc, no, nb) = row.totals();
         info.container_count += nc - oc;
         info.object_count += no - oo;
         info.bytes_used += nb - ob;
-        let mut b = WriteBatch::default();
-        b.put_cf(cf, key, encode(row));
-        b.put_cf(cf, info_key(path), encode(&info));
+        if let Some(o) = old.as_ref().filter(|o| o.seq > 0) {
+            b.delete_cf(cf, seq_key(path, o.seq));
+        }
+        info.seq += 1;
+        b.put_cf(cf, seq_key(path, info.seq), name.as_bytes());
+        let stored = Stored {
+            row: row.clone(),
+            seq: info.seq,
+        };
+        b.put_cf(cf, key, encode(&stored));
         if self.track_changes {
             b.put_cf(cf, change_key(path), Timestamp::now().to_bytes());
         }
-        self.db.write(b)?;
-        Ok(true)
+        Ok(())
     }
 
     /// Lists rows of `path` by `params`: a range scan, never a full scan.
