@@ -11,7 +11,7 @@ use crate::device::Device;
 use crate::engine::{Entry, Location, StoreError};
 use crate::http::Node;
 use crate::listing::{ContainerRow, ObjectRow, Row, Table};
-use crate::workers::RateLimiter;
+use crate::workers::{RateLimiter, Worker};
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct AuditReport {
@@ -27,7 +27,7 @@ pub async fn pass(node: &Node) -> AuditReport {
     let mut report = AuditReport::default();
     let limiter = RateLimiter::new(node.config.auditor_bytes_per_sec);
     for dev in node.devices.iter() {
-        if let Err(e) = audit_objects(dev, &limiter, &mut report).await {
+        if let Err(e) = audit_objects(node, dev, &limiter, &mut report).await {
             tracing::error!(device = %dev.name, error = %e, "object audit stopped");
             report.errors += 1;
         }
@@ -47,6 +47,7 @@ pub async fn pass(node: &Node) -> AuditReport {
 }
 
 async fn audit_objects(
+    node: &Node,
     dev: &Device,
     limiter: &RateLimiter,
     report: &mut AuditReport,
@@ -58,6 +59,8 @@ async fn audit_objects(
             return Ok(());
         };
         after = last.clone();
+        let progress = serde_json::to_value(&*report).unwrap_or_default();
+        node.workers.set_progress(Worker::Auditor, progress);
         for (key, entry) in batch {
             if entry.is_tombstone() {
                 continue;

@@ -45,7 +45,8 @@ pub struct StorageConfig {
     pub replication_interval_secs: u64,
     /// Most object bytes the replicator pushes per second (0: no limit).
     pub replication_bytes_per_sec: u64,
-    /// How many partitions a replicator syncs at once.
+    /// Objects the replicator pushes to one peer at once, per partition
+    /// (four partitions are synced at a time).
     pub replication_concurrency: usize,
     /// Tombstones (and deleted databases) older than this are removed.
     pub reclaim_age_secs: u64,

@@ -66,6 +66,7 @@ impl Worker {
 pub struct Workers {
     running: BTreeMap<&'static str, tokio::sync::Mutex<u64>>,
     reports: Mutex<BTreeMap<&'static str, Value>>,
+    progress: Mutex<BTreeMap<&'static str, Value>>,
 }
 
 impl Workers {
@@ -76,12 +77,28 @@ impl Workers {
                 .map(|w| (w.name(), tokio::sync::Mutex::new(0)))
                 .collect(),
             reports: Mutex::default(),
+            progress: Mutex::default(),
         }
     }
 
-    /// The last report of each worker that has run.
+    /// The last report of each worker that has run, and the progress of
+    /// passes under way.
     pub fn reports(&self) -> BTreeMap<&'static str, Value> {
-        self.reports.lock().map(|r| r.clone()).unwrap_or_default()
+        let mut all = self.reports.lock().map(|r| r.clone()).unwrap_or_default();
+        if let Ok(p) = self.progress.lock() {
+            for (name, now) in p.iter() {
+                let entry = all.entry(name).or_insert_with(|| json!({}));
+                entry["running"] = now.clone();
+            }
+        }
+        all
+    }
+
+    /// What a pass under way has done so far (shown until it ends).
+    pub fn set_progress(&self, w: Worker, now: Value) {
+        if let Ok(mut p) = self.progress.lock() {
+            p.insert(w.name(), now);
+        }
     }
 }
 
@@ -108,13 +125,16 @@ pub async fn run(node: &Node, w: Worker) -> Value {
     *passes += 1;
     let full = json!({
         "passes": *passes,
-        "finished": Timestamp::now().to_string(),
+        "finished": Timestamp::now().iso8601(),
         "seconds": started.elapsed().as_secs_f64(),
         "report": report,
     });
     span.in_scope(|| tracing::info!(report = %full, "pass done"));
     if let Ok(mut r) = node.workers.reports.lock() {
         r.insert(w.name(), full.clone());
+    }
+    if let Ok(mut p) = node.workers.progress.lock() {
+        p.remove(w.name());
     }
     full
 }

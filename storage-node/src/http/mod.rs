@@ -505,6 +505,13 @@ mod tests {
                 suffixes: vec!["abc".into(), "def".into()]
             }
         );
+        assert_eq!(
+            Target::parse("/d1", true).unwrap(),
+            Target::Device {
+                device: "d1".into()
+            }
+        );
+        assert!(Target::parse("/", true).is_err());
         for bad in [
             "", "/", "//1/a", "/d1", "/d1/-1/a", "/d1/1/a/", "/d1/1//c", "/../1/a", "d1/1/a",
         ] {

@@ -160,9 +160,13 @@ impl Table {
     }
 
     /// Removes a container or account and all its rows (a handoff copy
-    /// once the primaries have it).
-    pub fn remove(&self, path: &str) -> Result<(), StoreError> {
+    /// once the primaries have it) unless a row changed after sequence
+    /// `seq`; returns whether it went.
+    pub fn remove(&self, path: &str, seq: u64) -> Result<bool, StoreError> {
         let _g = self.write.lock().map_err(|_| StoreError::Stopped)?;
+        if self.info(path)?.is_some_and(|i| i.seq != seq) {
+            return Ok(false);
+        }
         let cf = self.cf()?;
         let mut b = WriteBatch::default();
         for prefix in [
@@ -178,7 +182,7 @@ impl Table {
         b.delete_cf(cf, info_key(path));
         b.delete_cf(cf, super::change_key(path));
         self.db.write(b)?;
-        Ok(())
+        Ok(true)
     }
 
     /// Recounts a container's or account's rows and corrects its totals if
@@ -320,7 +324,9 @@ mod tests {
         .unwrap();
         assert!(t.check_totals::<ObjectRow>("/A/c").unwrap());
         assert_eq!(t.info("/A/c").unwrap().unwrap().object_count, 1);
-        t.remove("/A/c").unwrap();
+        let seq = t.info("/A/c").unwrap().unwrap().seq;
+        assert!(!t.remove("/A/c", seq - 1).unwrap(), "a newer row keeps it");
+        assert!(t.remove("/A/c", seq).unwrap());
         assert!(t.info("/A/c").unwrap().is_none());
         assert!(t.rows_since::<ObjectRow>("/A/c", 0, 10).unwrap().is_empty());
         assert_eq!(t.paths_after("", 10).unwrap(), vec!["/A/c2".to_string()]);

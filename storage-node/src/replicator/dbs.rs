@@ -113,6 +113,8 @@ async fn replicate_table<R: Row>(
                 .into_iter()
                 .filter(|d| !local.contains(&d.id))
                 .collect();
+            // Rows that arrive while the peers are synced keep a handoff copy.
+            let seq = table(dev, kind).info(&path)?.map_or(0, |i| i.seq);
             let mut reached = 0;
             for peer in &peers {
                 let host = replication_addr(peer);
@@ -129,8 +131,7 @@ async fn replicate_table<R: Row>(
                 }
             }
             if handoff && reached == peers.len() && reached > 0 {
-                table(dev, kind).remove(&path)?;
-                report.handoffs_removed += 1;
+                report.handoffs_removed += u64::from(table(dev, kind).remove(&path, seq)?);
             }
         }
     }

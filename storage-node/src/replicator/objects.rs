@@ -29,6 +29,10 @@ use crate::rings::{is_local, replication_addr, RingKind};
 use crate::timestamp::Timestamp;
 use crate::workers::RateLimiter;
 
+/// Partitions a device syncs at once (each with up to
+/// `replication_concurrency` pushes in flight).
+const PARTITIONS_AT_ONCE: usize = 4;
+
 /// What one pass did, for `stratus status`.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct ObjectReport {
@@ -70,6 +74,9 @@ struct Job {
     part: u32,
     peers: Vec<Peer>,
     handoff: bool,
+    /// Tombstones older than this are being reclaimed: never pushed.
+    reclaim_before: Timestamp,
+    pushes_at_once: usize,
 }
 
 pub async fn pass(node: &Node) -> ObjectReport {
@@ -127,6 +134,8 @@ async fn replicate_device(
             part,
             peers,
             handoff,
+            reclaim_before,
+            pushes_at_once: node.config.replication_concurrency.max(1),
         });
     }
     // One digest request per peer device for all partitions it shares.
@@ -160,7 +169,10 @@ async fn replicate_device(
             }
         }
     }
-    let concurrency = node.config.replication_concurrency.max(1);
+    // Peers of a partition each push what a replica lacks; in a random
+    // order they rarely push the same partition at the same moment, and
+    // whoever comes second finds it done.
+    shuffle(&mut jobs);
     let results: Vec<(PartOutcome, u32, bool)> = stream::iter(jobs)
         .map(|job| {
             let differ = &differ;
@@ -169,7 +181,7 @@ async fn replicate_device(
                 (out, job.part, job.handoff)
             }
         })
-        .buffer_unordered(concurrency)
+        .buffer_unordered(PARTITIONS_AT_ONCE)
         .collect()
         .await;
     for (out, _, _) in results {
@@ -182,6 +194,19 @@ async fn replicate_device(
         report.failures += out.failures;
     }
     Ok(())
+}
+
+fn shuffle<T>(items: &mut [T]) {
+    let mut seed = [0u8; 8];
+    let _ = getrandom::fill(&mut seed);
+    let mut x = u64::from_le_bytes(seed) | 1;
+    for i in (1..items.len()).rev() {
+        // xorshift64: plenty for an order that only needs to differ.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        items.swap(i, (x % (i as u64 + 1)) as usize);
+    }
 }
 
 /// Drops tombstones older than the reclaim age; returns how many.
@@ -226,7 +251,7 @@ async fn sync_job(
             continue;
         }
         out.synced |= differs;
-        match sync_with(dev, job.part, peer, job.handoff, limiter, t, &mut out).await {
+        match sync_with(dev, job, peer, limiter, t, &mut out).await {
             Ok(remote) => {
                 reached += 1;
                 for l in remote {
@@ -258,13 +283,13 @@ type Version = (String, Timestamp, Timestamp);
 /// partition, returns the versions the peer is now known to hold (or newer).
 async fn sync_with(
     dev: &Device,
-    part: u32,
+    job: &Job,
     peer: &Peer,
-    handoff: bool,
     limiter: &RateLimiter,
     t: Duration,
     out: &mut PartOutcome,
 ) -> Result<Vec<Version>, CallError> {
+    let (part, handoff) = (job.part, job.handoff);
     let base = format!("/{}/{part}", encode_path(&peer.device));
     let (remote_hashes, n) =
         client::replicate::<BTreeMap<String, String>>(&peer.host, &base, None, t).await?;
@@ -295,19 +320,33 @@ async fn sync_with(
         .entries(part, Some(&suffixes))
         .map_err(|e| CallError::Reply("local".into(), e.to_string()))?;
     let mut held = Vec::new();
+    let mut wanted = Vec::new();
     for l in local {
         let has = remote
             .get(l.path.as_str())
             .is_some_and(|r| r.covers(l.entry.data_ts, l.entry.meta_ts));
-        let version = (l.path.clone(), l.entry.data_ts, l.entry.meta_ts);
-        if has {
-            held.push(version);
-            continue;
+        // A tombstone past its reclaim age goes everywhere on its own;
+        // pushing it would bring it back where it is already gone.
+        let reclaimable = l.entry.is_tombstone() && l.entry.data_ts < job.reclaim_before;
+        if has || reclaimable {
+            held.push((l.path, l.entry.data_ts, l.entry.meta_ts));
+        } else {
+            wanted.push(l);
         }
-        limiter
-            .take(l.entry.meta.as_ref().map_or(0, |m| m.size))
-            .await;
-        match push(dev, part, peer, &l, t).await {
+    }
+    let pushes: Vec<(Listed, Result<Option<u64>, CallError>)> = stream::iter(wanted)
+        .map(|l| async move {
+            limiter
+                .take(l.entry.meta.as_ref().map_or(0, |m| m.size))
+                .await;
+            let r = push(dev, part, peer, &l, t).await;
+            (l, r)
+        })
+        .buffer_unordered(job.pushes_at_once)
+        .collect()
+        .await;
+    for (l, r) in pushes {
+        match r {
             Ok(Some(bytes)) => {
                 if l.entry.is_tombstone() {
                     out.tombstones += 1;
@@ -315,7 +354,7 @@ async fn sync_with(
                     out.objects += 1;
                 }
                 out.bytes += bytes;
-                held.push(version);
+                held.push((l.path, l.entry.data_ts, l.entry.meta_ts));
             }
             Ok(None) => {} // no good local copy (quarantined): nothing to push
             Err(e) => {
