@@ -417,3 +417,63 @@ fn status_and_dispersion_show_a_missing_node() {
         assert_eq!(node["workers"]["auditor"]["passes"], 1);
     }
 }
+
+#[test]
+fn old_tombstones_and_deleted_containers_are_reclaimed_without_coming_back() {
+    let c = Cluster::with_config(&format!("{MANUAL_WORKERS}reclaim_age_secs = 2\n"), "");
+    let t = c.token();
+    put(&c, &t, "c", b"");
+    put(&c, &t, "c/o", b"short-lived");
+    put(&c, &t, "gone", b"");
+    for path in ["c/o", "gone"] {
+        let r = request(
+            c.addr,
+            "DELETE",
+            &format!("/v1/AUTH_test/{path}"),
+            &[("X-Auth-Token", &t)],
+            b"",
+        );
+        assert_eq!(r.status, 204, "{path}");
+    }
+    // Young tombstones are kept (and would be pushed to a replica lacking them).
+    let young = c.run_everywhere("object-replicator", &[0, 1, 2]);
+    assert!(
+        young.iter().all(|r| r["tombstones_reclaimed"] == 0),
+        "{young:?}"
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    let sum = |rs: &[serde_json::Value], k: &str| -> u64 {
+        rs.iter().map(|r| r[k].as_u64().unwrap()).sum()
+    };
+    let objects = c.run_everywhere("object-replicator", &[0, 1, 2]);
+    assert_eq!(sum(&objects, "tombstones_reclaimed"), 3, "{objects:?}");
+    let dbs = c.run_everywhere("db-replicator", &[0, 1, 2]);
+    assert_eq!(sum(&dbs, "reclaimed"), 3, "{dbs:?}");
+    // Nothing brings them back: every node has forgotten them.
+    let again = c.run_everywhere("object-replicator", &[0, 1, 2]);
+    assert_eq!(
+        sum(&again, "tombstones_pushed") + sum(&again, "partitions"),
+        0,
+        "{again:?}"
+    );
+    let (cpart, _) = c.placement("container", &["AUTH_test", "gone"]);
+    for n in 0..3 {
+        let r = request(
+            c.nodes[n].container,
+            "HEAD",
+            &format!("/d1/{cpart}/AUTH_test/gone"),
+            &[],
+            b"",
+        );
+        assert_eq!(r.status, 404);
+        assert_eq!(
+            r.header("x-backend-timestamp"),
+            None,
+            "node {n} still knows the container"
+        );
+    }
+    assert_eq!(
+        direct(&c, 0, "HEAD", "o").header("x-backend-timestamp"),
+        None
+    );
+}

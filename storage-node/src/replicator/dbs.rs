@@ -31,6 +31,8 @@ pub struct DbReport {
     /// Request and reply bytes.
     pub protocol_bytes: u64,
     pub handoffs_removed: u64,
+    /// Deleted containers and accounts gone for good after the reclaim age.
+    pub reclaimed: u64,
     pub failures: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<String>,
@@ -95,6 +97,7 @@ async fn replicate_table<R: Row>(
     report: &mut DbReport,
 ) -> Result<(), crate::engine::StoreError> {
     let t = Duration::from_millis(node.config.container_update_timeout_ms.max(1000) * 10);
+    let reclaim_before = super::reclaim_before(node);
     let mut after = String::new();
     loop {
         let paths = table(dev, kind).paths_after(&after, 1000)?;
@@ -113,8 +116,17 @@ async fn replicate_table<R: Row>(
                 .into_iter()
                 .filter(|d| !local.contains(&d.id))
                 .collect();
+            let Some(info) = table(dev, kind).info(&path)? else {
+                continue;
+            };
+            // Deleted long enough ago that every replica knows: forget it.
+            // (Like Swift, this trusts no replica stays away longer.)
+            if info.is_deleted() && info.delete_ts < reclaim_before && info.object_count == 0 {
+                report.reclaimed += u64::from(table(dev, kind).remove(&path, info.seq)?);
+                continue;
+            }
             // Rows that arrive while the peers are synced keep a handoff copy.
-            let seq = table(dev, kind).info(&path)?.map_or(0, |i| i.seq);
+            let seq = info.seq;
             let mut reached = 0;
             for peer in &peers {
                 let host = replication_addr(peer);

@@ -5,3 +5,16 @@ pub mod client;
 pub mod dbs;
 pub mod objects;
 pub mod wire;
+
+use crate::http::Node;
+use crate::timestamp::Timestamp;
+
+/// Tombstones and deleted databases older than this are reclaimed.
+pub fn reclaim_before(node: &Node) -> Timestamp {
+    Timestamp {
+        ticks: Timestamp::now()
+            .ticks
+            .saturating_sub(node.config.reclaim_age_secs.saturating_mul(100_000)),
+        offset: 0,
+    }
+}

@@ -112,12 +112,7 @@ async fn replicate_device(
         .filter(|d| is_local(d, node.config.bind, &dev.name))
         .map(|d| d.id)
         .collect();
-    let reclaim_before = Timestamp {
-        ticks: Timestamp::now()
-            .ticks
-            .saturating_sub(node.config.reclaim_age_secs.saturating_mul(100_000)),
-        offset: 0,
-    };
+    let reclaim_before = super::reclaim_before(node);
     let mut jobs = Vec::new();
     for part in dev.objects.partitions()? {
         report.partitions += 1;
