@@ -8,7 +8,7 @@
 //! original timestamps. A delete made while a node was away arrives there
 //! as a tombstone, so nothing deleted comes back.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -154,8 +154,9 @@ async fn replicate_device(
         match client::replicate::<DigestsReply>(&peer.host, &uri, Some(body), t).await {
             Ok((reply, bytes)) => {
                 report.protocol_bytes += bytes as u64;
+                let differing: HashSet<u32> = reply.differ.into_iter().collect();
                 for p in parts {
-                    differ.insert((*p, peer.clone()), reply.differ.contains(p));
+                    differ.insert((*p, peer.clone()), differing.contains(p));
                 }
             }
             Err(e) => {
@@ -168,18 +169,13 @@ async fn replicate_device(
     // order they rarely push the same partition at the same moment, and
     // whoever comes second finds it done.
     shuffle(&mut jobs);
-    let results: Vec<(PartOutcome, u32, bool)> = stream::iter(jobs)
-        .map(|job| {
-            let differ = &differ;
-            async move {
-                let out = sync_job(dev, &job, differ, limiter, t).await;
-                (out, job.part, job.handoff)
-            }
-        })
+    let differ = &differ;
+    let results: Vec<PartOutcome> = stream::iter(jobs)
+        .map(|job| async move { sync_job(dev, &job, differ, limiter, t).await })
         .buffer_unordered(PARTITIONS_AT_ONCE)
         .collect()
         .await;
-    for (out, _, _) in results {
+    for out in results {
         report.partitions_synced += u64::from(out.synced);
         report.objects_pushed += out.objects;
         report.tombstones_pushed += out.tombstones;
