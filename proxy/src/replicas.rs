@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use md5::{Digest, Md5};
 use stratus_common::body::Body;
 use stratus_ring::Path as RingPath;
 
@@ -66,8 +67,12 @@ pub trait UploadSource: Send {
     }
 }
 
-/// The object servers' footer header (see the storage node).
+/// The object servers' footer headers and keys (see the storage node).
 const FOOTER_HEADER: &str = "x-backend-footer-v1";
+const FOOTER_DIGEST_HEADER: &str = "x-backend-etag-in-footer";
+const CRC_KEY: &str = "x-backend-data-crc32c";
+/// Footer room for the two digests (JSON keys, 32 + 8 hex digits).
+const DIGEST_ROOM: usize = 96;
 
 /// A footer: JSON, space-padded to exactly `len` bytes.
 fn render_footer(sysmeta: Vec<(String, String)>, len: usize) -> Option<bytes::Bytes> {
@@ -126,20 +131,20 @@ pub(crate) async fn upload(
     body: &mut impl UploadSource,
 ) -> Response {
     let (account, container) = names;
-    let footer_len = body.footer_len();
+    // The footer always carries the body's MD5 (the ETag) and crc32c,
+    // computed here once: the object servers only check the crc32c.
+    let sysmeta_room = body.footer_len();
+    let footer_len = sysmeta_room + DIGEST_ROOM;
     let mut headers = headers.clone();
-    if footer_len > 0 {
-        let Some(len) = header(&headers, "content-length").and_then(|l| l.parse::<u64>().ok())
-        else {
-            return error(StatusCode::LENGTH_REQUIRED);
-        };
+    if let Some(len) = header(&headers, "content-length").and_then(|l| l.parse::<u64>().ok()) {
         set(
             &mut headers,
             "content-length",
             &(len + footer_len as u64).to_string(),
         );
-        set(&mut headers, FOOTER_HEADER, &footer_len.to_string());
     }
+    set(&mut headers, FOOTER_HEADER, &footer_len.to_string());
+    set(&mut headers, FOOTER_DIGEST_HEADER, "1");
     // Connect to every replica first, a handoff standing in for a primary
     // that cannot be reached.
     let backend = &proxy.backend;
@@ -180,10 +185,18 @@ pub(crate) async fn upload(
     }
     let responses = futures_util::future::join_all(pending);
     let pump = async move {
+        let (mut md5, mut crc) = (Md5::new(), 0u32);
         let result = loop {
             let chunk = match body.next_chunk().await {
-                None if footer_len > 0 => {
-                    let Some(footer) = render_footer(body.footer(), footer_len) else {
+                None => {
+                    let mut fields = if sysmeta_room > 0 {
+                        body.footer()
+                    } else {
+                        Vec::new()
+                    };
+                    fields.push(("x-backend-etag".into(), hex::encode(md5.finalize())));
+                    fields.push((CRC_KEY.into(), format!("{crc:08x}")));
+                    let Some(footer) = render_footer(fields, footer_len) else {
                         break Err(StatusCode::INTERNAL_SERVER_ERROR);
                     };
                     for tx in &streams {
@@ -191,10 +204,11 @@ pub(crate) async fn upload(
                     }
                     break Ok(());
                 }
-                None => break Ok(()),
                 Some(Err(status)) => break Err(status),
                 Some(Ok(chunk)) => chunk,
             };
+            md5.update(&chunk);
+            crc = crc32c::crc32c_append(crc, &chunk);
             // A replica that stopped reading is dropped; the rest go on.
             let mut alive = Vec::with_capacity(streams.len());
             for tx in streams.drain(..) {

@@ -125,13 +125,14 @@ async fn put(
         parse_delete_at(parts)?
     };
     let pushed_crc = match header(parts, CRC_HEADER).filter(|_| replication) {
-        Some(v) => Some(
-            u32::from_str_radix(v, 16)
-                .map_err(|_| text(StatusCode::BAD_REQUEST, "Invalid data checksum"))?,
-        ),
+        Some(v) => Some(parse_crc(v)?),
         None => None,
     };
     let pushed_etag = header(parts, "etag").filter(|_| pushed_crc.is_some());
+    // A proxy that hashed the body itself sends its MD5 and crc32c in the
+    // footer: then this server only checks the crc32c (cheap) and keeps
+    // the MD5, rather than every replica computing it again.
+    let digest_in_footer = footer_len > 0 && header(parts, FOOTER_DIGEST_HEADER).is_some();
     let content_type = header(parts, "content-type")
         .unwrap_or("application/octet-stream")
         .to_string();
@@ -188,9 +189,10 @@ async fn put(
 
     // Stream the body: small objects stay in memory for the log, larger
     // ones spill to their own file chunk by chunk.
-    let mut digest = match pushed_crc {
-        Some(_) => DataDigest::Crc32c(0),
-        None => DataDigest::Md5(Md5::new()),
+    let mut digest = if pushed_crc.is_some() || digest_in_footer {
+        DataDigest::Crc32c(0)
+    } else {
+        DataDigest::Md5(Md5::new())
     };
     let mut inline = BytesMut::new();
     let mut large: Option<LargeWriter> = None;
@@ -251,14 +253,19 @@ async fn put(
             "Client Disconnect",
         ));
     }
+    let (mut expected_crc, mut given_etag) = (pushed_crc, pushed_etag.map(str::to_string));
     if footer_len > 0 {
         let footer = parse_footer(&tail)?;
-        headers.retain(|(n, _)| !footer.iter().any(|(f, _)| f.eq_ignore_ascii_case(n)));
-        headers.extend(footer);
+        let sysmeta = footer.sysmeta;
+        headers.retain(|(n, _)| !sysmeta.iter().any(|(f, _)| f.eq_ignore_ascii_case(n)));
+        headers.extend(sysmeta);
+        if digest_in_footer {
+            (expected_crc, given_etag) = (footer.crc, footer.etag);
+        }
     }
-    let etag = match (digest, pushed_etag) {
+    let etag = match (digest, given_etag) {
         (DataDigest::Md5(md5), _) => hex::encode(md5.finalize()),
-        (DataDigest::Crc32c(crc), Some(etag)) if Some(crc) == pushed_crc => {
+        (DataDigest::Crc32c(crc), Some(etag)) if Some(crc) == expected_crc => {
             etag.trim_matches('"').to_ascii_lowercase()
         }
         (DataDigest::Crc32c(_), _) => {
@@ -359,24 +366,44 @@ fn footer_length(parts: &http::request::Parts) -> Result<usize, Response> {
     }
 }
 
-/// The footer's sysmeta (nothing else may come this way).
-fn parse_footer(raw: &[u8]) -> Result<Vec<(String, String)>, Response> {
+/// The body's MD5 and crc32c as the proxy computed them, in the footer
+/// (keys `x-backend-etag` and `x-backend-data-crc32c`).
+pub const FOOTER_DIGEST_HEADER: &str = "x-backend-etag-in-footer";
+
+fn parse_crc(v: &str) -> Result<u32, Response> {
+    u32::from_str_radix(v, 16).map_err(|_| text(StatusCode::BAD_REQUEST, "Invalid data checksum"))
+}
+
+/// What a footer may carry: sysmeta, and the proxy's digests of the body.
+#[derive(Debug, Default, PartialEq)]
+struct Footer {
+    sysmeta: Vec<(String, String)>,
+    etag: Option<String>,
+    crc: Option<u32>,
+}
+
+fn parse_footer(raw: &[u8]) -> Result<Footer, Response> {
     let bad = || text(StatusCode::BAD_REQUEST, "Invalid footer");
     let map: std::collections::BTreeMap<String, String> =
         serde_json::from_slice(raw).map_err(|_| bad())?;
-    map.into_iter()
-        .map(|(k, v)| {
-            let k = k.to_ascii_lowercase();
-            let valid = k.starts_with("x-object-sysmeta-")
-                && http::HeaderName::from_bytes(k.as_bytes()).is_ok()
-                && http::HeaderValue::from_str(&v).is_ok();
-            if valid {
-                Ok((super::meta::canonical(&k), v))
-            } else {
-                Err(bad())
+    let mut footer = Footer::default();
+    for (k, v) in map {
+        let k = k.to_ascii_lowercase();
+        match k.as_str() {
+            "x-backend-etag" if v.len() <= 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                footer.etag = Some(v)
             }
-        })
-        .collect()
+            CRC_HEADER => footer.crc = Some(parse_crc(&v)?),
+            _ if k.starts_with("x-object-sysmeta-")
+                && http::HeaderName::from_bytes(k.as_bytes()).is_ok()
+                && http::HeaderValue::from_str(&v).is_ok() =>
+            {
+                footer.sysmeta.push((super::meta::canonical(&k), v));
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok(footer)
 }
 
 async fn post(dev: &Device, key: Vec<u8>, parts: &http::request::Parts) -> Handled {
