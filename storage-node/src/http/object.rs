@@ -648,6 +648,9 @@ enum Source {
 
 type Tx = tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>;
 
+/// Chunks of a large object read ahead of the one being sent.
+const READ_AHEAD: usize = 4;
+
 async fn stream(
     mut source: Source,
     spans: &[(u64, u64)],
@@ -663,12 +666,23 @@ async fn stream(
         match &mut source {
             Source::Inline(data) => send(data.slice(*s as usize..*e as usize)).await?,
             Source::Large { reader, first } => {
+                use futures_util::stream::{self, StreamExt, TryStreamExt};
                 let chunk = crate::engine::record::LARGE_CHUNK as u64;
-                for i in reader.chunk_range(*s, *e) {
-                    let data = match first.take() {
-                        Some((j, c)) if j == i => c,
-                        _ => reader.read_chunk(i).await?,
-                    };
+                let first = first.take();
+                // A few chunks are read ahead while one is sent, so a read
+                // from disk overlaps the network instead of waiting on it.
+                let mut chunks = stream::iter(reader.chunk_range(*s, *e))
+                    .map(|i| {
+                        let (reader, first) = (reader.clone(), first.clone());
+                        async move {
+                            match first {
+                                Some((j, c)) if j == i => Ok((i, c)),
+                                _ => reader.read_chunk(i).await.map(|c| (i, c)),
+                            }
+                        }
+                    })
+                    .buffered(READ_AHEAD);
+                while let Some((i, data)) = chunks.try_next().await? {
                     let base = i * chunk;
                     let from = s.saturating_sub(base) as usize;
                     let to = ((*e - base) as usize).min(data.len());
