@@ -217,6 +217,17 @@ impl LargeReader {
                 StoreError::Io(e)
             }
         })?;
+        // Reads go front to back: let the kernel read ahead further.
+        // SAFETY: posix_fadvise only reads the descriptor and integers;
+        // `file` is open for the whole call.
+        unsafe {
+            libc::posix_fadvise(
+                std::os::fd::AsRawFd::as_raw_fd(&file),
+                0,
+                0,
+                libc::POSIX_FADV_SEQUENTIAL,
+            );
+        }
         Ok(LargeReader {
             file: Arc::new(file),
             size,
