@@ -8,6 +8,7 @@
 //! It owns no API and no storage format of its own; formats belong to the
 //! crates that define them (the ring file to `stratus-ring`).
 
+pub mod backend;
 pub mod body;
 pub mod config;
 pub mod fs;

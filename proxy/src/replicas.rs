@@ -9,6 +9,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use md5::{Digest, Md5};
+use stratus_common::backend;
 use stratus_common::body::Body;
 use stratus_ring::Path as RingPath;
 
@@ -67,10 +68,6 @@ pub trait UploadSource: Send {
     }
 }
 
-/// The object servers' footer headers and keys (see the storage node).
-const FOOTER_HEADER: &str = "x-backend-footer-v1";
-const FOOTER_DIGEST_HEADER: &str = "x-backend-etag-in-footer";
-const CRC_KEY: &str = "x-backend-data-crc32c";
 /// Footer room for the two digests (JSON keys, 32 + 8 hex digits).
 const DIGEST_ROOM: usize = 96;
 
@@ -143,8 +140,8 @@ pub(crate) async fn upload(
             &(len + footer_len as u64).to_string(),
         );
     }
-    set(&mut headers, FOOTER_HEADER, &footer_len.to_string());
-    set(&mut headers, FOOTER_DIGEST_HEADER, "1");
+    set(&mut headers, backend::FOOTER, &footer_len.to_string());
+    set(&mut headers, backend::ETAG_IN_FOOTER, "1");
     // Connect to every replica first, a handoff standing in for a primary
     // that cannot be reached.
     let backend = &proxy.backend;
@@ -194,8 +191,8 @@ pub(crate) async fn upload(
                     } else {
                         Vec::new()
                     };
-                    fields.push(("x-backend-etag".into(), hex::encode(md5.finalize())));
-                    fields.push((CRC_KEY.into(), format!("{crc:08x}")));
+                    fields.push((backend::FOOTER_ETAG.into(), hex::encode(md5.finalize())));
+                    fields.push((backend::DATA_CRC32C.into(), format!("{crc:08x}")));
                     let Some(footer) = render_footer(fields, footer_len) else {
                         break Err(StatusCode::INTERNAL_SERVER_ERROR);
                     };

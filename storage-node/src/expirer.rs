@@ -8,11 +8,11 @@
 
 use bytes::Bytes;
 use serde::Serialize;
-use stratus_ring::Path;
+use stratus_ring::{Path, Ring};
 
 use crate::device::Device;
 use crate::engine::scan::key_path;
-use crate::engine::{Cond, ObjectStore, StoreError};
+use crate::engine::{Cond, Entry, Location, StoreError};
 use crate::http::update::{self, Destination, Update};
 use crate::http::Node;
 use crate::rings::RingKind;
@@ -32,8 +32,9 @@ pub struct ExpirerReport {
 pub async fn pass(node: &Node) -> ExpirerReport {
     let mut report = ExpirerReport::default();
     let limiter = RateLimiter::new(node.config.expirer_objects_per_sec);
+    let ring = node.rings.get(RingKind::Container);
     for dev in node.devices.iter() {
-        if let Err(e) = expire_device(node, dev, &limiter, &mut report).await {
+        if let Err(e) = expire_device(node, ring.as_deref(), dev, &limiter, &mut report).await {
             tracing::error!(device = %dev.name, error = %e, "expirer stopped");
             report.errors += 1;
         }
@@ -43,6 +44,7 @@ pub async fn pass(node: &Node) -> ExpirerReport {
 
 async fn expire_device(
     node: &Node,
+    ring: Option<&Ring>,
     dev: &Device,
     limiter: &RateLimiter,
     report: &mut ExpirerReport,
@@ -60,7 +62,7 @@ async fn expire_device(
                 None => report.stale += 1,
                 Some(entry) => {
                     limiter.take(1).await;
-                    let tomb = ObjectStore::expiry_tombstone(entry, *at);
+                    let tomb = tombstone(entry, *at);
                     let ts = tomb.data_ts;
                     match dev
                         .objects
@@ -69,8 +71,8 @@ async fn expire_device(
                     {
                         Ok(_) => {
                             report.expired += 1;
-                            if let Some(path) = key_path(key) {
-                                tell_container(node, dev, path, ts).await;
+                            if let (Some(path), Some(ring)) = (key_path(key), ring) {
+                                tell_container(node, ring, dev, path, ts).await;
                             }
                         }
                         Err(StoreError::Conflict(_)) => report.stale += 1,
@@ -86,11 +88,30 @@ async fn expire_device(
     }
 }
 
-/// Removes the object's row from its container's listing.
-async fn tell_container(node: &Node, dev: &Device, path: &str, ts: Timestamp) {
-    let Some(ring) = node.rings.get(RingKind::Container) else {
-        return;
+/// The tombstone that expires `entry` at `at`: the same on every
+/// replica (so their hashes agree), newer than the entry.
+fn tombstone(entry: &Entry, at: u64) -> Entry {
+    let mut ts = Timestamp {
+        ticks: at.saturating_mul(100_000),
+        offset: 0,
     };
+    if ts <= entry.meta_ts {
+        ts = Timestamp {
+            offset: entry.meta_ts.offset + 1,
+            ..entry.meta_ts
+        };
+    }
+    Entry {
+        v: 1,
+        data_ts: ts,
+        meta_ts: ts,
+        loc: Location::Tombstone,
+        meta: None,
+    }
+}
+
+/// Removes the object's row from its container's listing.
+async fn tell_container(node: &Node, ring: &Ring, dev: &Device, path: &str, ts: Timestamp) {
     let mut it = path.trim_start_matches('/').splitn(3, '/');
     let (Some(a), Some(c)) = (it.next(), it.next()) else {
         return;

@@ -301,7 +301,7 @@ impl SignedRequest {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -309,7 +309,8 @@ mod tests {
     /// 2013-05-24T00:00:00Z, the time of AWS's examples.
     const THEN: u64 = 1_369_353_600;
 
-    fn parts(method: &str, uri: &str, headers: &[(&str, &str)]) -> Parts {
+    /// A request's head, for signature tests here and in sigv2.
+    pub(in crate::s3) fn parts(method: &str, uri: &str, headers: &[(&str, &str)]) -> Parts {
         let mut b = http::Request::builder().method(method).uri(uri);
         for (k, v) in headers {
             b = b.header(*k, *v);

@@ -204,15 +204,8 @@ pub fn from_query(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::s3::auth::tests::parts;
     use proptest::prelude::*;
-
-    fn parts(method: &str, uri: &str, headers: &[(&str, &str)]) -> Parts {
-        let mut b = http::Request::builder().method(method).uri(uri);
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        b.body(()).unwrap().into_parts().0
-    }
 
     /// AWS's RESTAuthentication examples (S3 developer guide).
     #[test]

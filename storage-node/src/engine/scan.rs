@@ -7,8 +7,7 @@ use bytes::Bytes;
 use md5::{Digest, Md5};
 use rocksdb::{Direction, IteratorMode};
 
-use super::{Cond, Entry, Location, ObjectStore, StoreError, CF_ENGINE, CF_OBJECTS};
-use crate::timestamp::Timestamp;
+use super::{Cond, Entry, ObjectStore, StoreError, CF_ENGINE, CF_OBJECTS};
 
 /// Expiry index keys in the engine column family: `E`, the time
 /// (u64 BE seconds), then the object's index key.
@@ -37,6 +36,37 @@ pub fn key_partition(key: &[u8]) -> Option<u32> {
 fn hash_line(h: &mut Md5, path: &[u8], e: &Entry) {
     h.update(path);
     h.update(format!(" {} {} {}\n", e.data_ts, e.meta_ts, e.is_tombstone()).as_bytes());
+}
+
+/// Per-suffix hashes of a partition's entries, given in index order
+/// (suffix, then path).
+pub fn suffix_hashes_of(entries: &[Listed]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut current: Option<(u16, Md5)> = None;
+    let finish = |(s, h): (u16, Md5)| (format!("{s:03x}"), hex::encode(h.finalize()));
+    for l in entries {
+        let suffix = super::suffix_of(&l.path);
+        if current.as_ref().is_none_or(|(s, _)| *s != suffix) {
+            out.extend(current.take().map(finish));
+            current = Some((suffix, Md5::new()));
+        }
+        if let Some((_, h)) = current.as_mut() {
+            hash_line(h, l.path.as_bytes(), &l.entry);
+        }
+    }
+    out.extend(current.map(finish));
+    out
+}
+
+/// One hash over a partition's suffix hashes: equal on two replicas
+/// exactly when every suffix is.
+pub fn digest_of(suffix_hashes: &[(String, String)]) -> String {
+    let mut h = Md5::new();
+    for (s, d) in suffix_hashes {
+        h.update(s.as_bytes());
+        h.update(d.as_bytes());
+    }
+    hex::encode(&h.finalize()[..8])
 }
 
 /// An entry of a partition as replicas compare them.
@@ -70,75 +100,47 @@ impl ObjectStore {
         Ok(out)
     }
 
-    /// Visits the entries of a partition in key order (suffix, then path).
-    fn each_in_partition(
-        &self,
-        partition: u32,
-        mut f: impl FnMut(u16, &[u8], Entry),
-    ) -> Result<(), StoreError> {
-        let start = partition.to_be_bytes();
-        let iter = self.db.iterator_cf(
-            self.objects_cf()?,
-            IteratorMode::From(&start, Direction::Forward),
-        );
-        for item in iter {
-            let (k, v) = item?;
-            if k.len() < 6 || k[..4] != start {
-                break;
-            }
-            let entry = Entry::decode(&v).ok_or(StoreError::Corrupt("index entry"))?;
-            f(u16::from_be_bytes([k[4], k[5]]), &k[6..], entry);
-        }
-        Ok(())
-    }
-
     /// Per-suffix hashes of a partition (3 hex digits → md5 of its entries),
     /// for replicators to find which suffixes differ.
     pub fn suffix_hashes(&self, partition: u32) -> Result<Vec<(String, String)>, StoreError> {
-        let mut out: Vec<(String, String)> = Vec::new();
-        let mut current: Option<(u16, Md5)> = None;
-        let finish = |(s, h): (u16, Md5)| (format!("{s:03x}"), hex::encode(h.finalize()));
-        self.each_in_partition(partition, |suffix, path, entry| {
-            if current.as_ref().is_none_or(|(s, _)| *s != suffix) {
-                out.extend(current.take().map(finish));
-                current = Some((suffix, Md5::new()));
-            }
-            if let Some((_, h)) = current.as_mut() {
-                hash_line(h, path, &entry);
-            }
-        })?;
-        out.extend(current.map(finish));
-        Ok(out)
+        Ok(suffix_hashes_of(&self.entries(partition, None)?))
     }
 
-    /// One hash over a partition's suffix hashes: equal on two replicas
-    /// exactly when every suffix is.
+    /// One hash over a partition's suffix hashes (see [`digest_of`]).
     pub fn partition_digest(&self, partition: u32) -> Result<String, StoreError> {
-        let mut h = Md5::new();
-        for (s, d) in self.suffix_hashes(partition)? {
-            h.update(s.as_bytes());
-            h.update(d.as_bytes());
-        }
-        Ok(hex::encode(&h.finalize()[..8]))
+        Ok(digest_of(&self.suffix_hashes(partition)?))
     }
 
-    /// The entries of the given suffixes of a partition (all without).
+    /// The entries of the given suffixes of a partition (all without), in
+    /// index order: suffix, then path.
     pub fn entries(
         &self,
         partition: u32,
         suffixes: Option<&[u16]>,
     ) -> Result<Vec<Listed>, StoreError> {
+        let start = partition.to_be_bytes();
+        let iter = self.db.iterator_cf(
+            self.objects_cf()?,
+            IteratorMode::From(&start, Direction::Forward),
+        );
         let mut out = Vec::new();
-        self.each_in_partition(partition, |suffix, path, entry| {
-            if suffixes.is_none_or(|s| s.contains(&suffix)) {
-                if let Ok(path) = std::str::from_utf8(path) {
-                    out.push(Listed {
-                        path: path.to_string(),
-                        entry,
-                    });
-                }
+        for item in iter {
+            let (k, v) = item?;
+            if k.len() < 6 || k[..4] != start {
+                break;
             }
-        })?;
+            let suffix = u16::from_be_bytes([k[4], k[5]]);
+            if suffixes.is_some_and(|s| !s.contains(&suffix)) {
+                continue;
+            }
+            let entry = Entry::decode(&v).ok_or(StoreError::Corrupt("index entry"))?;
+            if let Ok(path) = std::str::from_utf8(&k[6..]) {
+                out.push(Listed {
+                    path: path.to_string(),
+                    entry,
+                });
+            }
+        }
         Ok(out)
     }
 
@@ -228,27 +230,5 @@ impl ObjectStore {
                     .flatten()
             })
             .unwrap_or(0)
-    }
-
-    /// The tombstone that expires `entry` at `at`: the same on every
-    /// replica (so their hashes agree), newer than the entry.
-    pub fn expiry_tombstone(entry: &Entry, at: u64) -> Entry {
-        let mut ts = Timestamp {
-            ticks: at.saturating_mul(100_000),
-            offset: 0,
-        };
-        if ts <= entry.meta_ts {
-            ts = Timestamp {
-                offset: entry.meta_ts.offset + 1,
-                ..entry.meta_ts
-            };
-        }
-        Entry {
-            v: 1,
-            data_ts: ts,
-            meta_ts: ts,
-            loc: Location::Tombstone,
-            meta: None,
-        }
     }
 }

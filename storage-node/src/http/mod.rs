@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, StatusCode};
+use http::{HeaderValue, StatusCode};
 use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tracing::Instrument;
@@ -464,10 +464,6 @@ fn spawn_compactor(node: Arc<Node>) {
             }
         }
     });
-}
-
-pub fn is_method(req: &http::request::Parts, m: &Method) -> bool {
-    req.method == m
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use crate::engine::{
     object_key, Cond, Entry, LargeWriter, Location, ObjectMeta, StoreError, INLINE_MAX,
 };
 use crate::timestamp::Timestamp;
+use stratus_common::backend;
 
 /// Swift's `max_file_size` (5 GiB) plus the two bytes it allows over.
 pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024 * 1024 + 2;
@@ -118,13 +119,13 @@ async fn put(
     // A replicator's push carries the entry as another node holds it: its
     // metadata time, an X-Delete-At that may have passed, and a crc32c of
     // the data that stands in for recomputing the ETag it sends.
-    let replication = header(parts, REPLICATION_HEADER).is_some();
+    let replication = header(parts, backend::REPLICATION).is_some();
     let delete_at = if replication {
         header(parts, "x-delete-at").and_then(|v| v.parse().ok())
     } else {
         parse_delete_at(parts)?
     };
-    let pushed_crc = match header(parts, CRC_HEADER).filter(|_| replication) {
+    let pushed_crc = match header(parts, backend::DATA_CRC32C).filter(|_| replication) {
         Some(v) => Some(parse_crc(v)?),
         None => None,
     };
@@ -132,7 +133,7 @@ async fn put(
     // A proxy that hashed the body itself sends its MD5 and crc32c in the
     // footer: then this server only checks the crc32c (cheap) and keeps
     // the MD5, rather than every replica computing it again.
-    let digest_in_footer = footer_len > 0 && header(parts, FOOTER_DIGEST_HEADER).is_some();
+    let digest_in_footer = footer_len > 0 && header(parts, backend::ETAG_IN_FOOTER).is_some();
     let content_type = header(parts, "content-type")
         .unwrap_or("application/octet-stream")
         .to_string();
@@ -147,7 +148,7 @@ async fn put(
         },
         meta: None,
     };
-    if let Some(m) = header(parts, "x-backend-meta-timestamp")
+    if let Some(m) = header(parts, backend::META_TIMESTAMP)
         .filter(|_| replication)
         .and_then(Timestamp::parse)
     {
@@ -338,19 +339,11 @@ async fn put(
     Ok(r)
 }
 
-/// Marks a replicator's push (see `put`).
-pub const REPLICATION_HEADER: &str = "x-backend-replication";
-/// A pushed object's crc32c (hex), checked instead of its MD5.
-pub const CRC_HEADER: &str = "x-backend-data-crc32c";
-
-/// `X-Backend-Footer-V1: N`: the body ends in N bytes of footer — sysmeta
-/// known only once the proxy had the whole body (S3's trailing checksums),
-/// as a JSON object of header names to values, padded with spaces.
-const FOOTER_HEADER: &str = "x-backend-footer-v1";
+/// Longest footer (see `stratus_common::backend::FOOTER`).
 const MAX_FOOTER: usize = 4096;
 
 fn footer_length(parts: &http::request::Parts) -> Result<usize, Response> {
-    match header(parts, FOOTER_HEADER) {
+    match header(parts, backend::FOOTER) {
         None => Ok(0),
         Some(v) => v
             .parse::<usize>()
@@ -359,10 +352,6 @@ fn footer_length(parts: &http::request::Parts) -> Result<usize, Response> {
             .ok_or_else(|| text(StatusCode::BAD_REQUEST, "Invalid footer length")),
     }
 }
-
-/// The body's MD5 and crc32c as the proxy computed them, in the footer
-/// (keys `x-backend-etag` and `x-backend-data-crc32c`).
-pub const FOOTER_DIGEST_HEADER: &str = "x-backend-etag-in-footer";
 
 fn parse_crc(v: &str) -> Result<u32, Response> {
     u32::from_str_radix(v, 16).map_err(|_| text(StatusCode::BAD_REQUEST, "Invalid data checksum"))
@@ -384,10 +373,10 @@ fn parse_footer(raw: &[u8]) -> Result<Footer, Response> {
     for (k, v) in map {
         let k = k.to_ascii_lowercase();
         match k.as_str() {
-            "x-backend-etag" if v.len() <= 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            backend::FOOTER_ETAG if v.len() <= 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) => {
                 footer.etag = Some(v)
             }
-            CRC_HEADER => footer.crc = Some(parse_crc(&v)?),
+            backend::DATA_CRC32C => footer.crc = Some(parse_crc(&v)?),
             _ if k.starts_with("x-object-sysmeta-")
                 && http::HeaderName::from_bytes(k.as_bytes()).is_ok()
                 && http::HeaderValue::from_str(&v).is_ok() =>

@@ -17,7 +17,7 @@ use super::wire::{DbMessage, DbReply, VERSION};
 use crate::device::Device;
 use crate::http::Node;
 use crate::listing::sync::SharedInfo;
-use crate::listing::{ContainerRow, ObjectRow, Row, Table};
+use crate::listing::{ContainerRow, Info, ObjectRow, Row, Table};
 use crate::rings::{is_local, replication_addr, RingKind};
 
 /// Rows per request.
@@ -130,7 +130,7 @@ async fn replicate_table<R: Row>(
             let mut reached = 0;
             for peer in &peers {
                 let host = replication_addr(peer);
-                match sync_one::<R>(dev, kind, &host, &peer.device, part, &path, t).await {
+                match sync_one::<R>(dev, kind, peer, part, &path, &info, t).await {
                     Ok((rows, bytes)) => {
                         reached += 1;
                         report.rows_sent += rows;
@@ -154,22 +154,20 @@ async fn replicate_table<R: Row>(
 async fn sync_one<R: Row>(
     dev: &Device,
     kind: RingKind,
-    host: &str,
-    device: &str,
+    peer: &stratus_ring::Device,
     part: u32,
     path: &str,
+    info: &Info,
     t: Duration,
 ) -> Result<(u64, u64), CallError> {
     let local_err = |e: crate::engine::StoreError| CallError::Reply("local".into(), e.to_string());
     let table = table(dev, kind);
-    let Some(info) = table.info(path).map_err(local_err)? else {
-        return Ok((0, 0));
-    };
-    let uri = format!("/{}/{part}{}", encode_path(device), encode_path(path));
+    let host = &replication_addr(peer);
+    let uri = format!("/{}/{part}{}", encode_path(&peer.device), encode_path(path));
     let hello: DbMessage<R> = DbMessage::Sync {
         v: VERSION,
         from: dev.id.clone(),
-        info: SharedInfo::of(&info),
+        info: SharedInfo::of(info),
     };
     let body = serde_json::to_vec(&hello).unwrap_or_default();
     let (reply, mut bytes) = client::replicate::<DbReply>(host, &uri, Some(body), t).await?;

@@ -15,15 +15,15 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
+use stratus_common::backend;
 use stratus_common::http::encode_path;
 use stratus_ring::{DevId, Ring};
 
 use super::client::{self, CallError, Payload};
 use super::wire::{DigestsReply, DigestsRequest, EntriesReply, EntryLine, VERSION};
 use crate::device::Device;
-use crate::engine::scan::Listed;
-use crate::engine::{object_key, Entry, Location, StoreError};
-use crate::http::object::{CRC_HEADER, REPLICATION_HEADER};
+use crate::engine::scan::{digest_of, suffix_hashes_of, Listed};
+use crate::engine::{object_key, suffix_of, Entry, Location, StoreError};
 use crate::http::{Body, Node};
 use crate::rings::{is_local, replication_addr, RingKind};
 use crate::timestamp::Timestamp;
@@ -74,6 +74,12 @@ struct Job {
     part: u32,
     peers: Vec<Peer>,
     handoff: bool,
+}
+
+/// What every partition of a pass shares.
+struct Pass {
+    limiter: RateLimiter,
+    timeout: Duration,
     /// Tombstones older than this are being reclaimed: never pushed.
     reclaim_before: Timestamp,
     pushes_at_once: usize,
@@ -85,10 +91,16 @@ pub async fn pass(node: &Node) -> ObjectReport {
         report.skipped = Some("no object ring".into());
         return report;
     };
-    let limiter = RateLimiter::new(node.config.replication_bytes_per_sec);
+    let pass = Pass {
+        limiter: RateLimiter::new(node.config.replication_bytes_per_sec),
+        // Generous: a peer may be hashing a big partition for us.
+        timeout: Duration::from_millis(node.config.container_update_timeout_ms.max(1000) * 10),
+        reclaim_before: super::reclaim_before(node),
+        pushes_at_once: node.config.replication_concurrency.max(1),
+    };
     for dev in node.devices.iter() {
         report.devices += 1;
-        if let Err(e) = replicate_device(node, &ring, dev, &limiter, &mut report).await {
+        if let Err(e) = replicate_device(node, &ring, dev, &pass, &mut report).await {
             tracing::error!(device = %dev.name, error = %e, "object replication failed");
             report.failures += 1;
         }
@@ -96,15 +108,11 @@ pub async fn pass(node: &Node) -> ObjectReport {
     report
 }
 
-fn timeout(node: &Node) -> Duration {
-    Duration::from_millis(node.config.container_update_timeout_ms.max(1000) * 10)
-}
-
 async fn replicate_device(
     node: &Node,
     ring: &Ring,
     dev: &Arc<Device>,
-    limiter: &RateLimiter,
+    pass: &Pass,
     report: &mut ObjectReport,
 ) -> Result<(), StoreError> {
     let local: Vec<DevId> = ring
@@ -112,11 +120,22 @@ async fn replicate_device(
         .filter(|d| is_local(d, node.config.bind, &dev.name))
         .map(|d| d.id)
         .collect();
-    let reclaim_before = super::reclaim_before(node);
     let mut jobs = Vec::new();
+    let mut digests: HashMap<u32, String> = HashMap::new();
     for part in dev.objects.partitions()? {
         report.partitions += 1;
-        report.tombstones_reclaimed += reclaim(dev, part, reclaim_before).await?;
+        // One read of the partition: reclaim old tombstones, hash the rest.
+        let mut live = Vec::new();
+        for l in dev.objects.entries(part, None)? {
+            if l.entry.is_tombstone() && l.entry.data_ts < pass.reclaim_before {
+                let key = object_key(part, &l.path);
+                report.tombstones_reclaimed +=
+                    u64::from(dev.objects.drop_entry(&key, &l.entry).await?);
+            } else {
+                live.push(l);
+            }
+        }
+        digests.insert(part, digest_of(&suffix_hashes_of(&live)));
         let primaries: Vec<&stratus_ring::Device> = ring.primaries(part).collect();
         let handoff = !primaries.iter().any(|d| local.contains(&d.id));
         let peers = primaries
@@ -129,20 +148,16 @@ async fn replicate_device(
             part,
             peers,
             handoff,
-            reclaim_before,
-            pushes_at_once: node.config.replication_concurrency.max(1),
         });
     }
     // One digest request per peer device for all partitions it shares.
-    let mut digests: HashMap<u32, String> = HashMap::new();
     let mut by_peer: BTreeMap<Peer, Vec<u32>> = BTreeMap::new();
     for job in &jobs {
         for p in &job.peers {
             by_peer.entry(p.clone()).or_default().push(job.part);
         }
-        digests.insert(job.part, dev.objects.partition_digest(job.part)?);
     }
-    let t = timeout(node);
+    let t = pass.timeout;
     let mut differ: HashMap<(u32, Peer), bool> = HashMap::new();
     for (peer, parts) in &by_peer {
         let req = DigestsRequest {
@@ -171,7 +186,7 @@ async fn replicate_device(
     shuffle(&mut jobs);
     let differ = &differ;
     let results: Vec<PartOutcome> = stream::iter(jobs)
-        .map(|job| async move { sync_job(dev, &job, differ, limiter, t).await })
+        .map(|job| async move { sync_job(dev, &job, differ, pass).await })
         .buffer_unordered(PARTITIONS_AT_ONCE)
         .collect()
         .await;
@@ -200,18 +215,6 @@ fn shuffle<T>(items: &mut [T]) {
     }
 }
 
-/// Drops tombstones older than the reclaim age; returns how many.
-async fn reclaim(dev: &Device, part: u32, before: Timestamp) -> Result<u64, StoreError> {
-    let mut n = 0;
-    for l in dev.objects.entries(part, None)? {
-        if l.entry.is_tombstone() && l.entry.data_ts < before {
-            let key = object_key(part, &l.path);
-            n += u64::from(dev.objects.drop_entry(&key, &l.entry).await?);
-        }
-    }
-    Ok(n)
-}
-
 #[derive(Default)]
 struct PartOutcome {
     synced: bool,
@@ -227,8 +230,7 @@ async fn sync_job(
     dev: &Device,
     job: &Job,
     differ: &HashMap<(u32, Peer), bool>,
-    limiter: &RateLimiter,
-    t: Duration,
+    pass: &Pass,
 ) -> PartOutcome {
     let mut out = PartOutcome::default();
     // A handoff's entries go once every primary holds them (or newer).
@@ -242,7 +244,7 @@ async fn sync_job(
             continue;
         }
         out.synced |= differs;
-        match sync_with(dev, job, peer, limiter, t, &mut out).await {
+        match sync_with(dev, job, peer, pass, &mut out).await {
             Ok(remote) => {
                 reached += 1;
                 for l in remote {
@@ -276,40 +278,39 @@ async fn sync_with(
     dev: &Device,
     job: &Job,
     peer: &Peer,
-    limiter: &RateLimiter,
-    t: Duration,
+    pass: &Pass,
     out: &mut PartOutcome,
 ) -> Result<Vec<Version>, CallError> {
-    let (part, handoff) = (job.part, job.handoff);
+    let (part, handoff, t) = (job.part, job.handoff, pass.timeout);
     let base = format!("/{}/{part}", encode_path(&peer.device));
     let (remote_hashes, n) =
         client::replicate::<BTreeMap<String, String>>(&peer.host, &base, None, t).await?;
     out.protocol += n as u64;
-    let local_hashes = dev
+    let local = dev
         .objects
-        .suffix_hashes(part)
+        .entries(part, None)
         .map_err(|e| CallError::Reply("local".into(), e.to_string()))?;
-    let wanted: Vec<&str> = local_hashes
+    let local_hashes = suffix_hashes_of(&local);
+    let differing: Vec<&str> = local_hashes
         .iter()
         .filter(|(s, h)| handoff || remote_hashes.get(s) != Some(h))
         .map(|(s, _)| s.as_str())
         .collect();
-    if wanted.is_empty() {
+    if differing.is_empty() {
         return Ok(vec![]);
     }
-    let suffixes: Vec<u16> = wanted
-        .iter()
-        .filter_map(|s| u16::from_str_radix(s, 16).ok())
-        .collect();
-    let uri = format!("{base}/{}", wanted.join("-"));
+    let uri = format!("{base}/{}", differing.join("-"));
     let (reply, n) = client::replicate::<EntriesReply>(&peer.host, &uri, None, t).await?;
     out.protocol += n as u64;
     let remote: HashMap<&str, &EntryLine> =
         reply.entries.iter().map(|e| (e.path.as_str(), e)).collect();
-    let local = dev
-        .objects
-        .entries(part, Some(&suffixes))
-        .map_err(|e| CallError::Reply("local".into(), e.to_string()))?;
+    let suffixes: Vec<u16> = differing
+        .iter()
+        .filter_map(|s| u16::from_str_radix(s, 16).ok())
+        .collect();
+    let local = local
+        .into_iter()
+        .filter(|l| suffixes.contains(&suffix_of(&l.path)));
     let mut held = Vec::new();
     let mut wanted = Vec::new();
     for l in local {
@@ -318,7 +319,7 @@ async fn sync_with(
             .is_some_and(|r| r.covers(l.entry.data_ts, l.entry.meta_ts));
         // A tombstone past its reclaim age goes everywhere on its own;
         // pushing it would bring it back where it is already gone.
-        let reclaimable = l.entry.is_tombstone() && l.entry.data_ts < job.reclaim_before;
+        let reclaimable = l.entry.is_tombstone() && l.entry.data_ts < pass.reclaim_before;
         if has || reclaimable {
             held.push((l.path, l.entry.data_ts, l.entry.meta_ts));
         } else {
@@ -327,13 +328,13 @@ async fn sync_with(
     }
     let pushes: Vec<(Listed, Result<Option<u64>, CallError>)> = stream::iter(wanted)
         .map(|l| async move {
-            limiter
+            pass.limiter
                 .take(l.entry.meta.as_ref().map_or(0, |m| m.size))
                 .await;
             let r = push(dev, part, peer, &l, t).await;
             (l, r)
         })
-        .buffer_unordered(job.pushes_at_once)
+        .buffer_unordered(pass.pushes_at_once)
         .collect()
         .await;
     for (l, r) in pushes {
@@ -374,7 +375,7 @@ async fn push(
     let e = &l.entry;
     let mut headers = vec![
         ("x-timestamp".to_string(), e.data_ts.to_string()),
-        (REPLICATION_HEADER.to_string(), "1".to_string()),
+        (backend::REPLICATION.to_string(), "1".to_string()),
     ];
     let Some(meta) = e.meta.as_ref().filter(|_| !e.is_tombstone()) else {
         let (status, _) = client::call(
@@ -400,14 +401,11 @@ async fn push(
         Err(err) => return Err(CallError::Reply("local".into(), err.to_string())),
     };
     headers.extend([
-        (
-            "x-backend-meta-timestamp".to_string(),
-            e.meta_ts.to_string(),
-        ),
+        (backend::META_TIMESTAMP.to_string(), e.meta_ts.to_string()),
         ("content-type".to_string(), meta.content_type.clone()),
         ("content-length".to_string(), meta.size.to_string()),
         ("etag".to_string(), meta.etag.clone()),
-        (CRC_HEADER.to_string(), format!("{crc:08x}")),
+        (backend::DATA_CRC32C.to_string(), format!("{crc:08x}")),
     ]);
     if let Some(at) = meta.delete_at {
         headers.push(("x-delete-at".to_string(), at.to_string()));
