@@ -667,3 +667,54 @@ fn crc32c(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// Malformed replication and recon requests get 4xx answers and change
+/// nothing stored.
+#[test]
+fn bad_replication_requests_are_refused() {
+    let (_d, n) = node("auto", "");
+    let t = ts();
+    let put = request(
+        n.object,
+        "PUT",
+        "/d1/3/a/c/keep",
+        &[("X-Timestamp", &t)],
+        b"kept",
+    );
+    assert_eq!(put.status, 201);
+    let o = n.object;
+    let cases: [(std::net::SocketAddr, &str, &str, &[u8], u16); 9] = [
+        (o, "REPLICATE", "/d1", b"not json", 400),
+        (o, "REPLICATE", "/d1", br#"{"v":9,"parts":{}}"#, 400),
+        (o, "REPLICATE", "/d1/3/zzz", b"", 400),
+        (o, "REPLICATE", "/d1/3/1234", b"", 400),
+        (o, "REPLICATE", "/nodev", br#"{"v":1,"parts":{}}"#, 507),
+        (
+            n.container,
+            "REPLICATE",
+            "/d1/3/a/c",
+            b"{\"op\":\"rows\"}",
+            400,
+        ),
+        (
+            n.container,
+            "REPLICATE",
+            "/d1/3/a/c",
+            br#"{"op":"rows","v":1,"from":"x","upto":1,"rows":[]}"#,
+            404,
+        ),
+        (o, "POST", "/recon/run/nope", b"", 404),
+        (o, "DELETE", "/recon", b"", 405),
+    ];
+    for (addr, method, path, body, want) in cases {
+        let r = request(addr, method, path, &[], body);
+        assert_eq!(r.status, want, "{method} {path}");
+    }
+    let big = vec![b' '; 33 << 20];
+    assert_eq!(request(o, "REPLICATE", "/d1", &[], &big).status, 413);
+    // The digest of what is stored still differs from a made-up one.
+    let r = request(o, "REPLICATE", "/d1", &[], br#"{"v":1,"parts":{"3":"00"}}"#);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), r#"{"v":1,"differ":[3]}"#);
+    assert_eq!(request(o, "GET", "/d1/3/a/c/keep", &[], b"").body, b"kept");
+}
