@@ -16,6 +16,7 @@ pub mod bulk;
 pub mod config;
 mod cors;
 pub mod db;
+mod digests;
 mod dlo;
 pub mod errors;
 pub mod extract;

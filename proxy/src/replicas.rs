@@ -8,12 +8,12 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use md5::{Digest, Md5};
 use stratus_common::backend;
 use stratus_common::body::Body;
 use stratus_ring::Path as RingPath;
 
 use crate::backend::{Call, Kind, Placement};
+use crate::digests::Digests;
 use crate::errors::{empty, error, Response};
 use crate::quorum::{best_status, quorum};
 use crate::server::Proxy;
@@ -182,7 +182,7 @@ pub(crate) async fn upload(
     }
     let responses = futures_util::future::join_all(pending);
     let pump = async move {
-        let (mut md5, mut crc) = (Md5::new(), 0u32);
+        let mut digests = Digests::default();
         let result = loop {
             let chunk = match body.next_chunk().await {
                 None => {
@@ -191,7 +191,10 @@ pub(crate) async fn upload(
                     } else {
                         Vec::new()
                     };
-                    fields.push((backend::FOOTER_ETAG.into(), hex::encode(md5.finalize())));
+                    let Some((md5, crc)) = std::mem::take(&mut digests).finish().await else {
+                        break Err(StatusCode::INTERNAL_SERVER_ERROR);
+                    };
+                    fields.push((backend::FOOTER_ETAG.into(), md5));
                     fields.push((backend::DATA_CRC32C.into(), format!("{crc:08x}")));
                     let Some(footer) = render_footer(fields, footer_len) else {
                         break Err(StatusCode::INTERNAL_SERVER_ERROR);
@@ -204,8 +207,7 @@ pub(crate) async fn upload(
                 Some(Err(status)) => break Err(status),
                 Some(Ok(chunk)) => chunk,
             };
-            md5.update(&chunk);
-            crc = crc32c::crc32c_append(crc, &chunk);
+            digests.update(&chunk).await;
             // A replica that stopped reading is dropped; the rest go on.
             let mut alive = Vec::with_capacity(streams.len());
             for tx in streams.drain(..) {

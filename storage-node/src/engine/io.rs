@@ -32,7 +32,19 @@ pub trait DiskIo: Send + Sync + fmt::Debug {
     fn name(&self) -> &'static str;
 
     /// Reads exactly `len` bytes at `offset`.
-    fn read_at(&self, file: Arc<File>, offset: u64, len: usize) -> IoFuture<Vec<u8>>;
+    fn read_at(&self, file: Arc<File>, offset: u64, len: usize) -> IoFuture<Vec<u8>> {
+        self.read_into(file, offset, vec![0; len], 0)
+    }
+
+    /// Fills `buf[start..]` from `offset` and hands `buf` back (an O_DIRECT
+    /// read needs memory aligned where `start` is).
+    fn read_into(
+        &self,
+        file: Arc<File>,
+        offset: u64,
+        buf: Vec<u8>,
+        start: usize,
+    ) -> IoFuture<Vec<u8>>;
 
     /// Writes all of `buf` at `offset` (not yet durable).
     fn write_at(&self, file: Arc<File>, offset: u64, buf: Bytes) -> IoFuture<()>;
@@ -68,11 +80,17 @@ impl DiskIo for SyncIo {
         "sync"
     }
 
-    fn read_at(&self, file: Arc<File>, offset: u64, len: usize) -> IoFuture<Vec<u8>> {
+    fn read_into(
+        &self,
+        file: Arc<File>,
+        offset: u64,
+        mut buf: Vec<u8>,
+        start: usize,
+    ) -> IoFuture<Vec<u8>> {
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                let mut buf = vec![0u8; len];
-                file.read_exact_at(&mut buf, offset)?;
+                let into = buf.get_mut(start..).unwrap_or_default();
+                file.read_exact_at(into, offset)?;
                 Ok(buf)
             })
             .await

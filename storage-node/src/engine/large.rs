@@ -36,6 +36,8 @@ pub struct LargeWriter {
     direct: Option<Arc<File>>,
     io: Arc<dyn DiskIo>,
     pending: ChunkBuf,
+    /// The chunk being written while the next one fills.
+    in_flight: Option<tokio::task::JoinHandle<std::io::Result<bool>>>,
     /// crc32c of everything written so far (from the chunks' crcs).
     crc: u32,
     written: u64,
@@ -44,7 +46,15 @@ pub struct LargeWriter {
 }
 
 impl LargeWriter {
-    pub fn create(dir: &Path, io: Arc<dyn DiskIo>) -> Result<LargeWriter, StoreError> {
+    /// A new file; `size`, where known, is allocated up front: the chunk
+    /// writes then never extend the file, so io_uring issues them inline
+    /// rather than handing each to a worker thread, and the file is laid
+    /// out in few extents.
+    pub fn create(
+        dir: &Path,
+        io: Arc<dyn DiskIo>,
+        size: Option<u64>,
+    ) -> Result<LargeWriter, StoreError> {
         let mut raw = [0u8; 8];
         getrandom::fill(&mut raw)
             .map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?;
@@ -58,6 +68,22 @@ impl LargeWriter {
             .map_err(StoreError::from_io)?;
         std::os::unix::fs::FileExt::write_all_at(&file, &large_header(), 0)
             .map_err(StoreError::from_io)?;
+        if let Some(size) = size {
+            let chunks = size.div_ceil(LARGE_CHUNK as u64);
+            let total = LARGE_HEADER_LEN + size + 4 * chunks + LARGE_MAGIC.len() as u64;
+            // SAFETY: fallocate only reads the descriptor and integers;
+            // `file` is open for the whole call. Failure (a filesystem
+            // without it, no space) only loses the optimisation: the
+            // writes report a full disk themselves.
+            unsafe {
+                libc::fallocate(
+                    std::os::fd::AsRawFd::as_raw_fd(&file),
+                    0,
+                    0,
+                    i64::try_from(total).unwrap_or(i64::MAX),
+                );
+            }
+        }
         let direct = OpenOptions::new()
             .write(true)
             .custom_flags(libc::O_DIRECT)
@@ -71,6 +97,7 @@ impl LargeWriter {
             direct,
             io,
             pending: ChunkBuf::new(),
+            in_flight: None,
             crc: 0,
             written: 0,
             crcs: Vec::new(),
@@ -109,6 +136,8 @@ impl LargeWriter {
         self.crc
     }
 
+    /// Starts writing the filled chunk and waits for the one before it, so
+    /// the body keeps arriving while a chunk is on its way to the disk.
     async fn flush_chunk(&mut self) -> Result<(), StoreError> {
         let chunk = std::mem::replace(&mut self.pending, ChunkBuf::new()).freeze();
         let chunk_crc = crc32c::crc32c(&chunk);
@@ -119,17 +148,25 @@ impl LargeWriter {
         // Whole chunks start and end on 4 KiB boundaries of the file; the
         // buffer must be aligned too.
         let direct = self.direct.clone().filter(|_| chunk.len() == LARGE_CHUNK);
-        let written = match direct {
-            Some(d) => match self.io.write_at(d, at, chunk.clone()).await {
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                    self.direct = None;
-                    self.io.write_at(self.file.clone(), at, chunk).await
-                }
-                r => r,
-            },
-            None => self.io.write_at(self.file.clone(), at, chunk).await,
+        let write = write_chunk(self.io.clone(), direct, self.file.clone(), at, chunk);
+        let previous = self.in_flight.replace(tokio::spawn(write));
+        self.wait_written(previous).await
+    }
+
+    async fn wait_written(
+        &mut self,
+        write: Option<tokio::task::JoinHandle<std::io::Result<bool>>>,
+    ) -> Result<(), StoreError> {
+        let Some(write) = write else {
+            return Ok(());
         };
-        written.map_err(StoreError::from_io)?;
+        let direct_worked = write
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+            .map_err(StoreError::from_io)?;
+        if !direct_worked {
+            self.direct = None;
+        }
         Ok(())
     }
 
@@ -138,6 +175,8 @@ impl LargeWriter {
         if !self.pending.is_empty() {
             self.flush_chunk().await?;
         }
+        let last = self.in_flight.take();
+        self.wait_written(last).await?;
         let mut trailer = std::mem::take(&mut self.crcs);
         trailer.extend_from_slice(LARGE_MAGIC);
         let at = LARGE_HEADER_LEN + self.written;
@@ -146,6 +185,27 @@ impl LargeWriter {
             .await
             .map_err(StoreError::from_io)?;
         Ok(self.written)
+    }
+}
+
+/// Writes one chunk, directly where given a direct descriptor; answers
+/// whether direct I/O worked (a filesystem may refuse it with EINVAL, and
+/// then the chunk goes through the page cache).
+async fn write_chunk(
+    io: Arc<dyn DiskIo>,
+    direct: Option<Arc<File>>,
+    file: Arc<File>,
+    at: u64,
+    chunk: Bytes,
+) -> std::io::Result<bool> {
+    let Some(d) = direct else {
+        return io.write_at(file, at, chunk).await.map(|()| true);
+    };
+    match io.write_at(d, at, chunk.clone()).await {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            io.write_at(file, at, chunk).await.map(|()| false)
+        }
+        r => r.map(|()| true),
     }
 }
 
@@ -165,6 +225,13 @@ impl ChunkBuf {
         let start = buf.as_ptr().align_offset(Self::ALIGN).min(Self::ALIGN);
         buf.resize(start, 0);
         ChunkBuf { buf, start }
+    }
+
+    /// `len` zeroed bytes to read into, aligned from the returned offset.
+    fn zeroed(len: usize) -> (Vec<u8>, usize) {
+        let mut b = ChunkBuf::new();
+        b.buf.resize(b.start + len, 0);
+        (b.buf, b.start)
     }
 
     fn len(&self) -> usize {
@@ -195,10 +262,18 @@ impl Drop for LargeWriter {
     }
 }
 
+/// Objects at least this large are read with O_DIRECT: caching them would
+/// evict more than it saves (Swift's `keep_cache_size` reasoning), and a
+/// read from the page cache costs a kernel copy that a direct read,
+/// landing in our buffer, does not. Smaller ones may stay hot in the cache.
+const DIRECT_READ_FROM: u64 = 8 << 20;
+
 /// Reads a large object chunk by chunk, verifying each chunk's checksum.
 #[derive(Debug)]
 pub struct LargeReader {
     file: Arc<File>,
+    /// The same file with O_DIRECT, for whole chunks of big objects.
+    direct: Option<Arc<File>>,
     size: u64,
     io: Arc<dyn DiskIo>,
 }
@@ -217,19 +292,32 @@ impl LargeReader {
                 StoreError::Io(e)
             }
         })?;
-        // Reads go front to back: let the kernel read ahead further.
-        // SAFETY: posix_fadvise only reads the descriptor and integers;
-        // `file` is open for the whole call.
-        unsafe {
-            libc::posix_fadvise(
-                std::os::fd::AsRawFd::as_raw_fd(&file),
-                0,
-                0,
-                libc::POSIX_FADV_SEQUENTIAL,
-            );
+        let direct = (size >= DIRECT_READ_FROM)
+            .then(|| {
+                OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_DIRECT)
+                    .open(path(dir, id))
+                    .ok()
+            })
+            .flatten()
+            .map(Arc::new);
+        if direct.is_none() {
+            // Reads go front to back: let the kernel read ahead further.
+            // SAFETY: posix_fadvise only reads the descriptor and integers;
+            // `file` is open for the whole call.
+            unsafe {
+                libc::posix_fadvise(
+                    std::os::fd::AsRawFd::as_raw_fd(&file),
+                    0,
+                    0,
+                    libc::POSIX_FADV_SEQUENTIAL,
+                );
+            }
         }
         Ok(LargeReader {
             file: Arc::new(file),
+            direct,
             size,
             io,
         })
@@ -276,13 +364,31 @@ impl LargeReader {
             return Err(StoreError::Corrupt("chunk beyond object"));
         }
         let len = (self.size - start).min(LARGE_CHUNK as u64) as usize;
-        let data = self
-            .io
-            .read_at(self.file.clone(), LARGE_HEADER_LEN + start, len);
+        let at = LARGE_HEADER_LEN + start;
         let crc = self
             .io
             .read_at(self.file.clone(), LARGE_HEADER_LEN + self.size + 4 * i, 4);
-        let (data, crc) = (data.await, crc.await);
+        // Whole chunks sit on 4 KiB boundaries, like the writer left them.
+        let data = match self.direct.clone().filter(|_| len == LARGE_CHUNK) {
+            Some(direct) => {
+                let (buf, from) = ChunkBuf::zeroed(len);
+                match self.io.read_into(direct, at, buf, from).await {
+                    Ok(buf) => Ok(Bytes::from(buf).slice(from..)),
+                    // A filesystem that refuses O_DIRECT after all.
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => self
+                        .io
+                        .read_at(self.file.clone(), at, len)
+                        .await
+                        .map(Bytes::from),
+                    Err(e) => Err(e),
+                }
+            }
+            None => self
+                .io
+                .read_at(self.file.clone(), at, len)
+                .await
+                .map(Bytes::from),
+        };
         let map = |e: std::io::Error| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 StoreError::Corrupt("large object file truncated")
@@ -290,11 +396,11 @@ impl LargeReader {
                 StoreError::Io(e)
             }
         };
-        let (data, crc) = (data.map_err(map)?, crc.map_err(map)?);
+        let (data, crc) = (data.map_err(map)?, crc.await.map_err(map)?);
         if crc32c::crc32c(&data).to_le_bytes()[..] != crc[..] {
             return Err(StoreError::Corrupt("large object chunk checksum"));
         }
-        Ok(Bytes::from(data))
+        Ok(data)
     }
 }
 
@@ -306,12 +412,15 @@ mod tests {
     #[tokio::test]
     async fn chunks_written_directly_read_back_with_their_crcs() {
         let dir = tempfile::tempdir().unwrap();
-        for kind in [EngineKind::Sync, EngineKind::Auto] {
+        for (kind, hinted) in [(EngineKind::Sync, true), (EngineKind::Auto, false)] {
             let io = io::open(kind, "t").unwrap();
-            let data: Vec<u8> = (0..(2 * LARGE_CHUNK + 12_345))
+            // Big enough to be read with O_DIRECT, with a partial last chunk.
+            let data: Vec<u8> = (0..(DIRECT_READ_FROM as usize + 12_345))
                 .map(|i| (i * 31 % 251) as u8)
                 .collect();
-            let mut w = LargeWriter::create(dir.path(), io.clone()).unwrap();
+            let mut w =
+                LargeWriter::create(dir.path(), io.clone(), hinted.then_some(data.len() as u64))
+                    .unwrap();
             for piece in data.chunks(70_000) {
                 w.write(piece).await.unwrap();
             }
@@ -319,6 +428,7 @@ mod tests {
             assert_eq!(w.crc32c(), crc32c::crc32c(&data));
             w.mark_committed();
             let r = LargeReader::open(dir.path(), w.id(), data.len() as u64, io).unwrap();
+            assert!(r.direct.is_some());
             assert_eq!(r.crc32c().await.unwrap(), crc32c::crc32c(&data));
             let mut back = Vec::new();
             for i in 0..r.chunks() {

@@ -257,9 +257,10 @@ impl ObjectStore {
         rx.await.map_err(|_| StoreError::Stopped)?
     }
 
-    /// Starts writing a large object's data to its own file.
-    pub fn large_writer(&self) -> Result<LargeWriter, StoreError> {
-        LargeWriter::create(&self.dirs.large, self.io.clone())
+    /// Starts writing a large object's data to its own file, `size`
+    /// bytes of it if known.
+    pub fn large_writer(&self, size: Option<u64>) -> Result<LargeWriter, StoreError> {
+        LargeWriter::create(&self.dirs.large, self.io.clone(), size)
     }
 
     /// The inline data of `entry`, checksum-verified; a bad copy is

@@ -19,10 +19,12 @@ use super::io::{DiskIo, IoFuture};
 const RING_ENTRIES: u32 = 256;
 
 enum Op {
+    /// Fills `buf[done..]` from `offset + done - start`.
     Read {
         file: Arc<File>,
         offset: u64,
         buf: Vec<u8>,
+        start: usize,
         done: usize,
         reply: oneshot::Sender<io::Result<Vec<u8>>>,
     },
@@ -78,13 +80,21 @@ impl DiskIo for UringIo {
         "io_uring"
     }
 
-    fn read_at(&self, file: Arc<File>, offset: u64, len: usize) -> IoFuture<Vec<u8>> {
+    fn read_into(
+        &self,
+        file: Arc<File>,
+        offset: u64,
+        buf: Vec<u8>,
+        start: usize,
+    ) -> IoFuture<Vec<u8>> {
         let (reply, rx) = oneshot::channel();
+        let start = start.min(buf.len());
         self.send(Op::Read {
             file,
             offset,
-            buf: vec![0; len],
-            done: 0,
+            buf,
+            start,
+            done: start,
             reply,
         });
         Box::pin(async move { rx.await.map_err(|_| closed())? })
@@ -231,6 +241,7 @@ fn io_thread(mut ring: IoUring, rx: mpsc::Receiver<Op>) {
                     file,
                     offset,
                     buf,
+                    start,
                     done,
                     reply,
                 } => {
@@ -248,6 +259,7 @@ fn io_thread(mut ring: IoUring, rx: mpsc::Receiver<Op>) {
                                 file,
                                 offset,
                                 buf,
+                                start,
                                 done,
                                 reply,
                             },
@@ -301,6 +313,7 @@ fn submit(ring: &mut IoUring, inflight: &mut HashMap<u64, Op>, next_id: &mut u64
             file,
             offset,
             buf,
+            start,
             done,
             ..
         } => {
@@ -310,7 +323,7 @@ fn submit(ring: &mut IoUring, inflight: &mut HashMap<u64, Op>, next_id: &mut u64
                 rest.as_mut_ptr(),
                 rest.len() as u32,
             )
-            .offset(*offset + *done as u64)
+            .offset(*offset + (*done - *start) as u64)
             .build()
         }
         Op::Write {

@@ -10,6 +10,7 @@
 #![allow(clippy::result_large_err)]
 
 mod db;
+mod footer;
 mod listing_format;
 mod meta;
 pub mod object;

@@ -9,6 +9,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use md5::{Digest, Md5};
 
+use super::footer::{footer_length, parse_crc, parse_footer, HoldBack};
 use super::meta::{check_limits, object_headers, object_post_replaces};
 use super::ranges::{self, Precondition, Ranges};
 use super::update::{self, Update};
@@ -196,10 +197,8 @@ async fn put(
     let mut inline = BytesMut::new();
     let mut large: Option<LargeWriter> = None;
     let mut size = 0u64;
-    // The last footer_len bytes are the footer, not the object: the
-    // newest ones wait in `tail` until more arrive.
     let mut received = 0u64;
-    let mut tail = BytesMut::new();
+    let mut footer = HoldBack::new(footer_len);
     loop {
         let frame = match tokio::time::timeout(CLIENT_TIMEOUT, body.frame()).await {
             Err(_) => return Err(text(StatusCode::REQUEST_TIMEOUT, "Request Timeout")),
@@ -222,32 +221,33 @@ async fn put(
                 "Request Entity Too Large",
             ));
         }
-        let chunk = if footer_len == 0 {
-            chunk
-        } else {
-            tail.extend_from_slice(&chunk);
-            if tail.len() <= footer_len {
+        for chunk in footer.push(chunk) {
+            if chunk.is_empty() {
                 continue;
             }
-            tail.split_to(tail.len() - footer_len).freeze()
-        };
-        size += chunk.len() as u64;
-        if let Some(h) = md5.as_mut() {
-            h.update(&chunk);
-        }
-        match large.as_mut() {
-            Some(w) => w.write(&chunk).await.map_err(|e| store_error(&e))?,
-            None => {
-                inline.extend_from_slice(&chunk);
-                if inline.len() > INLINE_MAX {
-                    let mut w = dev.objects.large_writer().map_err(|e| store_error(&e))?;
-                    w.write(&inline).await.map_err(|e| store_error(&e))?;
-                    inline = BytesMut::new();
-                    large = Some(w);
+            size += chunk.len() as u64;
+            if let Some(h) = md5.as_mut() {
+                h.update(&chunk);
+            }
+            match large.as_mut() {
+                Some(w) => w.write(&chunk).await.map_err(|e| store_error(&e))?,
+                None => {
+                    inline.extend_from_slice(&chunk);
+                    if inline.len() > INLINE_MAX {
+                        let size = length.map(|l| l.saturating_sub(footer_len as u64));
+                        let mut w = dev
+                            .objects
+                            .large_writer(size)
+                            .map_err(|e| store_error(&e))?;
+                        w.write(&inline).await.map_err(|e| store_error(&e))?;
+                        inline = BytesMut::new();
+                        large = Some(w);
+                    }
                 }
             }
         }
     }
+    let tail = footer.into_tail();
     if length.is_some_and(|l| received != l) || tail.len() != footer_len {
         return Err(text(
             StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
@@ -337,56 +337,6 @@ async fn put(
     let mut r = empty(StatusCode::CREATED);
     set(&mut r, "etag", &etag);
     Ok(r)
-}
-
-/// Longest footer (see `stratus_common::backend::FOOTER`).
-const MAX_FOOTER: usize = 4096;
-
-fn footer_length(parts: &http::request::Parts) -> Result<usize, Response> {
-    match header(parts, backend::FOOTER) {
-        None => Ok(0),
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n <= MAX_FOOTER)
-            .ok_or_else(|| text(StatusCode::BAD_REQUEST, "Invalid footer length")),
-    }
-}
-
-fn parse_crc(v: &str) -> Result<u32, Response> {
-    u32::from_str_radix(v, 16).map_err(|_| text(StatusCode::BAD_REQUEST, "Invalid data checksum"))
-}
-
-/// What a footer may carry: sysmeta, and the proxy's digests of the body.
-#[derive(Debug, Default, PartialEq)]
-struct Footer {
-    sysmeta: Vec<(String, String)>,
-    etag: Option<String>,
-    crc: Option<u32>,
-}
-
-fn parse_footer(raw: &[u8]) -> Result<Footer, Response> {
-    let bad = || text(StatusCode::BAD_REQUEST, "Invalid footer");
-    let map: std::collections::BTreeMap<String, String> =
-        serde_json::from_slice(raw).map_err(|_| bad())?;
-    let mut footer = Footer::default();
-    for (k, v) in map {
-        let k = k.to_ascii_lowercase();
-        match k.as_str() {
-            backend::FOOTER_ETAG if v.len() <= 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                footer.etag = Some(v)
-            }
-            backend::DATA_CRC32C => footer.crc = Some(parse_crc(&v)?),
-            _ if k.starts_with("x-object-sysmeta-")
-                && http::HeaderName::from_bytes(k.as_bytes()).is_ok()
-                && http::HeaderValue::from_str(&v).is_ok() =>
-            {
-                footer.sysmeta.push((super::meta::canonical(&k), v));
-            }
-            _ => return Err(bad()),
-        }
-    }
-    Ok(footer)
 }
 
 async fn post(dev: &Device, key: Vec<u8>, parts: &http::request::Parts) -> Handled {
