@@ -168,21 +168,35 @@ pub fn answer(
 }
 
 /// A body fed from the pieces in turn, cut short if a segment is missing
-/// or changed (as Swift does: the client sees a short body).
+/// or changed (as Swift does: the client sees a short body). The next
+/// segment is requested as soon as the current one answers, so its object
+/// server is already reading while this one streams: no pause at each
+/// boundary, and never more than two segments' buffers at once.
 fn stream(proxy: Arc<Proxy>, account: String, pieces: Vec<Piece>) -> Body {
     let (tx, body) = Body::channel();
     tokio::spawn(async move {
-        for p in pieces {
-            let mut h = HeaderMap::new();
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes={}-{}", p.from, p.to - 1)) {
-                h.insert("range", v);
-            }
-            let path = format!("/{account}/{}/{}", p.container, p.name);
-            let placement = proxy.backend.place(
-                Kind::Object,
-                RingPath::Object(&account, &p.container, &p.name),
-            );
-            let resp = crate::object::fetch(&proxy, &placement, &path, &h, Method::GET).await;
+        let fetch = |p: &Piece| {
+            let (proxy, account, p) = (proxy.clone(), account.clone(), p.clone());
+            tokio::spawn(async move {
+                let mut h = HeaderMap::new();
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes={}-{}", p.from, p.to - 1)) {
+                    h.insert("range", v);
+                }
+                let path = format!("/{account}/{}/{}", p.container, p.name);
+                let placement = proxy.backend.place(
+                    Kind::Object,
+                    RingPath::Object(&account, &p.container, &p.name),
+                );
+                crate::object::fetch(&proxy, &placement, &path, &h, Method::GET).await
+            })
+        };
+        let mut next = pieces.first().map(fetch);
+        for (i, p) in pieces.iter().enumerate() {
+            let Some(pending) = next.take() else {
+                return;
+            };
+            let resp = pending.await;
+            next = pieces.get(i + 1).map(fetch);
             let changed = |r: &http::Response<hyper::body::Incoming>| {
                 let got = r.headers().get("etag").and_then(|v| v.to_str().ok());
                 p.etag
@@ -190,7 +204,7 @@ fn stream(proxy: Arc<Proxy>, account: String, pieces: Vec<Piece>) -> Body {
                     .is_some_and(|want| got.map(|g| g.trim_matches('"')) != Some(want))
             };
             let resp = match resp {
-                Ok(r) if r.status().is_success() && !changed(&r) => r,
+                Ok(Ok(r)) if r.status().is_success() && !changed(&r) => r,
                 _ => {
                     let why = format!("segment {}/{} unavailable or changed", p.container, p.name);
                     let _ = tx.send(Err(std::io::Error::other(why))).await;
