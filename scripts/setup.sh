@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(pkg-config clang libclang-dev librocksdb-dev protobuf-compiler fio bc curl)
+packages=(pkg-config clang libclang-dev libssl-dev librocksdb-dev protobuf-compiler fio bc curl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
