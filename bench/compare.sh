@@ -30,7 +30,7 @@ case $peer in swift) peer_script=swift-aio ;; keystone) peer_script=keystone ;; 
 cargo build -q --release --locked -p stratus-cli -p stratus-bench
 work=$(mktemp -d)
 bench/peers/$peer_script.sh start >/dev/null
-sport=$((21000 + RANDOM % 20000)); pport=$((sport + 30)); iport=$((sport + 31))
+sport=$((20000 + RANDOM % 12000)); pport=$((sport + 30)); iport=$((sport + 31))
 target/release/stratus up --data-dir "$work" --proxy-port $pport --storage-port $sport \
     --identity-port $iport 2>"$work/up.log" &
 up=$!

@@ -10,11 +10,12 @@ secs=${1:-5}; conc=${2:-16}; large=${3:-1024}
 cargo build -q --release --locked -p stratus-cli -p stratus-bench
 work=$(mktemp -d)
 bench/peers/swift-aio.sh start >/dev/null
-sport=$((21000 + RANDOM % 20000)); pport=$((sport + 30))
+sport=$((20000 + RANDOM % 12000)); pport=$((sport + 30))
 target/release/stratus up --data-dir "$work" --proxy-port $pport --storage-port $sport 2>"$work/up.log" &
 up=$!
 trap 'kill $up 2>/dev/null || true; wait $up 2>/dev/null || true; bench/peers/swift-aio.sh stop; rm -rf "$work"' EXIT
 for _ in $(seq 100); do curl -sf http://127.0.0.1:$pport/healthcheck >/dev/null && break; sleep 0.1; done
+curl -sf http://127.0.0.1:$pport/healthcheck >/dev/null || { tail -20 "$work/up.log"; exit 1; }
 key=$(cat "$work/tester.key")
 
 run() { # target-port key, then stratus-bench arguments

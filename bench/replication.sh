@@ -20,7 +20,7 @@ cargo build -q --release --locked -p stratus-cli -p stratus-bench
 S=$PWD/target/release/stratus; B=$PWD/target/release/stratus-bench
 work=$PWD/bench/.work-replication
 rm -rf "$work"; mkdir -p "$work/rings"
-base=$((21000 + RANDOM % 20000)); pport=$((base + 30))
+base=$((20000 + RANDOM % 12000)); pport=$((base + 30))
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-5}; conc=${2:-16}
 cargo build -q --release --locked -p stratus-cli -p stratus-bench
 work=$(mktemp -d)
-sport=$((21000 + RANDOM % 20000)); pport=$((sport + 30)); iport=$((sport + 31))
+sport=$((20000 + RANDOM % 12000)); pport=$((sport + 30)); iport=$((sport + 31))
 target/release/stratus up --data-dir "$work" --proxy-port $pport --storage-port $sport \
     --identity-port $iport 2>"$work/up.log" &
 up=$!

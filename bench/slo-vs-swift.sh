@@ -16,7 +16,7 @@ scripts/setup.sh >/dev/null
 cargo build -q --release --locked -p stratus-cli
 work=$(mktemp -d)
 bench/peers/swift-aio.sh start >/dev/null
-sport=$((21000 + RANDOM % 20000)); pport=$((sport + 30)); iport=$((sport + 31))
+sport=$((20000 + RANDOM % 12000)); pport=$((sport + 30)); iport=$((sport + 31))
 target/release/stratus up --data-dir "$work/up" --proxy-port $pport --storage-port $sport \
     --identity-port $iport 2>"$work/up.log" &
 up=$!

@@ -7,7 +7,7 @@ n=${1:-1000000}; engine=${2:-io_uring}
 work=bench/.work-rss
 rm -rf "$work"; mkdir -p "$work/node/d1"
 cargo build --release -q -p stratus-cli -p stratus-bench
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 target/release/stratus storage --devices "$work/node" --engine "$engine" \
     --bind 127.0.0.1:$port --container-bind 127.0.0.1:$((port+1)) --account-bind 127.0.0.1:$((port+2)) 2>"$work/node.log" &
 pid=$!

@@ -19,7 +19,7 @@ work=bench/.work-vs-swift
 rm -rf "$work"; mkdir -p "$work/swift/d1" "$work/stratus/d1"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null; rm -rf "$work"' EXIT
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 
 cat > "$work/swift.conf" <<CONF
 [swift-hash]

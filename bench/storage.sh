@@ -22,7 +22,7 @@ echo "fio 1MiB seq write:       $f1mw"
 echo "fio 1MiB write+fdatasync: $f1ms"
 echo "fio 1MiB seq read:        $f1mr"
 
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 for engine in io_uring sync; do
     rm -rf "$work/node"; mkdir -p "$work/node/d1"
     $bin/stratus storage --devices "$work/node" --engine "$engine" \
