@@ -234,10 +234,10 @@ async fn put(
                 None => {
                     inline.extend_from_slice(&chunk);
                     if inline.len() > INLINE_MAX {
-                        let size = length.map(|l| l.saturating_sub(footer_len as u64));
+                        let expected = length.map(|l| l.saturating_sub(footer_len as u64));
                         let mut w = dev
                             .objects
-                            .large_writer(size)
+                            .large_writer(expected)
                             .map_err(|e| store_error(&e))?;
                         w.write(&inline).await.map_err(|e| store_error(&e))?;
                         inline = BytesMut::new();
