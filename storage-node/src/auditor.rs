@@ -31,16 +31,13 @@ pub async fn pass(node: &Node) -> AuditReport {
             tracing::error!(device = %dev.name, error = %e, "object audit stopped");
             report.errors += 1;
         }
-        for (table, accounts) in [(&dev.containers, false), (&dev.accounts, true)] {
-            let r = if accounts {
-                audit_listings::<ContainerRow>(table, &mut report)
-            } else {
-                audit_listings::<ObjectRow>(table, &mut report)
-            };
-            if let Err(e) = r {
-                tracing::error!(device = %dev.name, error = %e, "listing audit stopped");
-                report.errors += 1;
-            }
+        let listings = [
+            audit_listings::<ObjectRow>(&dev.containers, &mut report),
+            audit_listings::<ContainerRow>(&dev.accounts, &mut report),
+        ];
+        for e in listings.into_iter().filter_map(Result::err) {
+            tracing::error!(device = %dev.name, error = %e, "listing audit stopped");
+            report.errors += 1;
         }
     }
     report

@@ -262,6 +262,15 @@ impl Drop for LargeWriter {
     }
 }
 
+/// A read that ends early found the file shorter than its object.
+fn read_error(e: std::io::Error) -> StoreError {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        StoreError::Corrupt("large object file truncated")
+    } else {
+        StoreError::Io(e)
+    }
+}
+
 /// Objects at least this large are read with O_DIRECT: caching them would
 /// evict more than it saves (Swift's `keep_cache_size` reasoning), and a
 /// read from the page cache costs a kernel copy that a direct read,
@@ -276,6 +285,9 @@ pub struct LargeReader {
     direct: Option<Arc<File>>,
     size: u64,
     io: Arc<dyn DiskIo>,
+    /// The trailer's per-chunk crc32cs, read once on first use rather than
+    /// four bytes per chunk read.
+    crcs: tokio::sync::OnceCell<Vec<u8>>,
 }
 
 impl LargeReader {
@@ -320,6 +332,7 @@ impl LargeReader {
             direct,
             size,
             io,
+            crcs: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -331,24 +344,29 @@ impl LargeReader {
         start / LARGE_CHUNK as u64..end.div_ceil(LARGE_CHUNK as u64)
     }
 
+    /// The per-chunk crc32cs from the trailer, 4 bytes each.
+    async fn chunk_crcs(&self) -> Result<&[u8], StoreError> {
+        let crcs = self
+            .crcs
+            .get_or_try_init(|| {
+                let len = 4 * self.chunks() as usize;
+                self.io
+                    .read_at(self.file.clone(), LARGE_HEADER_LEN + self.size, len)
+            })
+            .await
+            .map_err(read_error)?;
+        Ok(crcs)
+    }
+
     /// The crc32c of the whole object, from the per-chunk checksums in the
     /// trailer (the data is not read: each chunk is checked as it is).
     pub async fn crc32c(&self) -> Result<u32, StoreError> {
-        let n = self.chunks();
-        if n == 0 {
-            return Ok(0);
-        }
-        let raw = self
-            .io
-            .read_at(
-                self.file.clone(),
-                LARGE_HEADER_LEN + self.size,
-                4 * n as usize,
-            )
+        let mut crc = 0;
+        let crcs = self
+            .chunk_crcs()
             .await
             .map_err(|_| StoreError::Corrupt("large object trailer"))?;
-        let mut crc = 0;
-        for (i, c) in raw.chunks_exact(4).enumerate() {
+        for (i, c) in crcs.chunks_exact(4).enumerate() {
             let start = i as u64 * LARGE_CHUNK as u64;
             let len = (self.size - start).min(LARGE_CHUNK as u64) as usize;
             let chunk_crc = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
@@ -365,39 +383,32 @@ impl LargeReader {
         }
         let len = (self.size - start).min(LARGE_CHUNK as u64) as usize;
         let at = LARGE_HEADER_LEN + start;
-        let crc = self
-            .io
-            .read_at(self.file.clone(), LARGE_HEADER_LEN + self.size + 4 * i, 4);
-        // Whole chunks sit on 4 KiB boundaries, like the writer left them.
-        let data = match self.direct.clone().filter(|_| len == LARGE_CHUNK) {
+        let crc = self.chunk_crcs().await?;
+        let crc = &crc[4 * i as usize..4 * i as usize + 4];
+        // Whole chunks sit on 4 KiB boundaries, like the writer left them;
+        // None: read through the page cache (a small object, a partial
+        // chunk, or a filesystem that refuses O_DIRECT after all).
+        let direct = match self.direct.clone().filter(|_| len == LARGE_CHUNK) {
             Some(direct) => {
                 let (buf, from) = ChunkBuf::zeroed(len);
                 match self.io.read_into(direct, at, buf, from).await {
-                    Ok(buf) => Ok(Bytes::from(buf).slice(from..)),
-                    // A filesystem that refuses O_DIRECT after all.
-                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => self
-                        .io
-                        .read_at(self.file.clone(), at, len)
-                        .await
-                        .map(Bytes::from),
-                    Err(e) => Err(e),
+                    Ok(buf) => Some(Ok(Bytes::from(buf).slice(from..))),
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => None,
+                    Err(e) => Some(Err(e)),
                 }
             }
+            None => None,
+        };
+        let data = match direct {
+            Some(read) => read,
             None => self
                 .io
                 .read_at(self.file.clone(), at, len)
                 .await
                 .map(Bytes::from),
-        };
-        let map = |e: std::io::Error| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                StoreError::Corrupt("large object file truncated")
-            } else {
-                StoreError::Io(e)
-            }
-        };
-        let (data, crc) = (data.map_err(map)?, crc.await.map_err(map)?);
-        if crc32c::crc32c(&data).to_le_bytes()[..] != crc[..] {
+        }
+        .map_err(read_error)?;
+        if crc32c::crc32c(&data).to_le_bytes()[..] != *crc {
             return Err(StoreError::Corrupt("large object chunk checksum"));
         }
         Ok(data)
